@@ -1,0 +1,5 @@
+import sys
+
+from tentenone_app.main import main
+
+sys.exit(main())

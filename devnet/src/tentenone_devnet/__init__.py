@@ -1,0 +1,3 @@
+"""tentenone devnet: a regtest node on libbitcoinkernel, bitcoind JSON-RPC, ElectrumX."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Market definitions shared by the order book, the DLC service and the oracle."""

@@ -1,0 +1,31 @@
+"""The chain monitor's metrics (the chain source's own are ``tentenone_chain_*``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = [
+    "EVENTS",
+    "PROCESSED_HEIGHT",
+    "ROUNDS",
+    "ROUND_FAILURES",
+    "ROUND_SECONDS",
+    "WATCHES",
+]
+
+WATCHES = Gauge("tentenone_chain_monitor_watches", "Watches registered", ["kind"])
+EVENTS = Counter(
+    "tentenone_chain_monitor_events_total", "Events written to the outbox", ["event_type"]
+)
+ROUNDS = Counter("tentenone_chain_monitor_rounds_total", "Rounds committed")
+ROUND_FAILURES = Counter(
+    "tentenone_chain_monitor_round_failures_total", "Rounds that failed, by error code", ["code"]
+)
+ROUND_SECONDS = Histogram(
+    "tentenone_chain_monitor_round_seconds",
+    "Time of one round: fetch histories and proofs, write states and events",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+PROCESSED_HEIGHT = Gauge(
+    "tentenone_chain_monitor_processed_height", "Tip height every watch was processed to"
+)

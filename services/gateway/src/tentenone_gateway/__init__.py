@@ -1,0 +1,1 @@
+"""tentenone API gateway."""

@@ -1,0 +1,3 @@
+"""tentenone's market maker: the coordinator quoting both sides of every open market."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""The order book: a pure matching engine per market and the service around it."""
+
+__all__: list[str] = []

@@ -1,0 +1,279 @@
+"""Kill points end to end: a process dies by SIGKILL at a named step, comes back, and
+the trade still settles with exact balances and no sat lost.
+
+Each test trades a 5x long to settlement on the devnet with every service a
+real process (the trader's seen points also roll it over into the next expiry
+on the way: the process asks for it by itself and dies after saving its
+renew_accept). The coordinator's DLC service is restarted with crash points
+(``TENTENONE_CRASH_AT``); the trader runs as ``python -m tentenone.trader run``
+with its own. A process that dies at a point is started again with the next
+one, then without any; the trader's last restart is in this process (the same
+data directory: its SQLite, its key store), so the test can drive and check it.
+For the trader's settlement points the DLC service is down from the funding to
+the end: the trader completes and broadcasts the CET alone.
+
+No sat lost: the coordinator's wallet (watched here from its words) plus the
+trader's wallet, before the trade and after it, differ by exactly the miner
+fees of the funding transaction and the CET (and the renewal transaction). The
+table of the points covered is printed in the run's summary
+(tests/e2e/conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import trading
+from trading import (
+    FUNDS,
+    KILLED,
+    LEAD_S,
+    OPEN_OR_LATER,
+    PASSPHRASE,
+    drive,
+    fund,
+    latest_market,
+    new_trader,
+    open_market,
+    place,
+    roll_over,
+    settle,
+    settle_renewed,
+    trader_settings,
+)
+from trading import system_config as trade_system
+
+from tentenone.bitcoin.tx import parse_transaction
+from tentenone.crashpoint import CRASH_AT_ENV
+from tentenone.dlc.protocol.states import TraderState as T
+from tentenone.testing import wait_until
+from tentenone.testing.processes import PythonProcess
+from tentenone.testing.system import System, SystemConfig
+from tentenone.trader import Trader
+from tentenone.trader.models import TraderContract
+from tentenone.wallet import Wallet
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+#: in the order a trade meets them (each process dies at the first, then the next)
+COORDINATOR_POINTS = (
+    "dlc.coordinator.offer.after_save",
+    "dlc.coordinator.accept.after_receive",
+    "dlc.coordinator.accept.after_save",
+    "dlc.coordinator.funding.after_confirm",
+    "dlc.coordinator.settle.after_attest",
+    "dlc.coordinator.settle.before_broadcast",
+    "dlc.coordinator.settle.after_broadcast",
+    "dlc.coordinator.settle.after_confirm",
+)
+#: seen passing end to end
+TRADER_SEEN_POINTS = (
+    "dlc.trader.open.after_accept_save",
+    "dlc.trader.open.after_accept_send",
+    "dlc.trader.open.after_sign_save",
+)
+TRADER_OPENING_POINTS = (
+    "dlc.trader.open.after_offer_save",
+    "dlc.trader.open.after_accept_save",
+    "dlc.trader.open.after_accept_send",
+    "dlc.trader.open.after_sign_receive",
+    "dlc.trader.open.after_sign_save",
+    "dlc.trader.open.after_funding_broadcast",
+)
+#: the trader process asks for the rollover by itself, then dies here
+TRADER_ROLLOVER_POINTS = ("dlc.trader.rollover.after_accept_save",)
+#: the trader settles alone only when the coordinator does not: its DLC service is down
+TRADER_SETTLING_POINTS = (
+    "dlc.trader.settle.after_attest",
+    "dlc.trader.settle.before_broadcast",
+    "dlc.trader.settle.after_broadcast",
+)
+
+
+@pytest.fixture(scope="module")
+def system_config() -> SystemConfig:
+    # far refund locktime: the waits below mine many blocks
+    return trade_system(refund_delay_blocks=1_000)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def coordinator_wallet(system: System) -> AsyncIterator[Wallet]:
+    """The DLC service's wallet, watched from its words (read only)."""
+    async with trading.coordinator_wallet(system) as wallet:
+        yield wallet
+
+
+async def fee_of(trader: Trader, raw: bytes) -> int:
+    """A transaction's miner fee: what its inputs spend less what it pays."""
+    tx = parse_transaction(raw)
+    source = trader.source
+    assert source is not None
+    spent = 0
+    for txin in tx.inputs:
+        previous = parse_transaction(
+            (await source.get_transaction(txin.outpoint.txid[::-1].hex())).raw
+        )
+        spent += previous.outputs[txin.outpoint.vout].value
+    return spent - sum(o.value for o in tx.outputs)
+
+
+async def conserved(
+    coordinator: Wallet,
+    trader: Trader,
+    before: int,
+    settled: TraderContract,
+    opening: TraderContract | None = None,
+) -> None:
+    """``opening``: the contract ``settled`` renews (its funding tx; then the renewal's)."""
+    fees = await fee_of(trader, bytes.fromhex((opening or settled).funding_tx_hex or ""))
+    if opening is not None:
+        fees += await fee_of(trader, bytes.fromhex(settled.funding_tx_hex or ""))
+    fees += await fee_of(trader, bytes.fromhex(settled.spend_tx_hex or ""))
+
+    def total() -> int:
+        return coordinator.balance().total + trader.require_wallet().balance().total
+
+    await wait_until(lambda: before - total() == fees, 60, what=f"{fees} sat of fees, no more")
+
+
+async def restart_at_each(system: System, name: str, crash_at: Sequence[str]) -> None:
+    """``name`` dies at each point in turn, started again with the next, then with none."""
+    for index, point in enumerate(crash_at):
+        died = await system.wait_died(name, timeout=180)
+        assert died == point, f"{name} died at {died}, expected {point}"
+        KILLED[point] = f"{name} process"
+        await system.restart(name, crash_at=crash_at[index + 1 :])
+
+
+def trader_runner(system: System, data_dir: Path) -> PythonProcess:
+    settings = trader_settings(system, data_dir)
+    env = {
+        "TENTENONE_TRADER_PASSPHRASE": PASSPHRASE,
+        "TENTENONE_TRADER_ELECTRUM_SERVERS": json.dumps(settings.electrum_servers),
+        "TENTENONE_TRADER_MAX_CETS": str(settings.max_cets),
+        "TENTENONE_TRADER_POLL_INTERVAL_S": "0.5",
+        "TENTENONE_TRADER_WEBSOCKET": "false",
+    }
+    args = ["--data-dir", str(data_dir), "--gateway", system.gateway_url, "run"]
+    return PythonProcess("tentenone.trader", args, env=env, log_dir=data_dir.parent / "logs")
+
+
+async def run_to_each(runner: PythonProcess, points: Sequence[str]) -> None:
+    """The trader process started with each point in turn; it must die there."""
+    try:
+        for point in points:
+            runner.env[CRASH_AT_ENV] = point
+            runner.start()
+            await wait_until(lambda: runner.returncode is not None, 180, what=f"death at {point}")
+            assert f"crashpoint: killed at {point}" in runner.output(), runner.output()[-3000:]
+            assert runner.returncode == -9
+            KILLED[point] = "trader process"
+    finally:
+        if runner.running:
+            runner.kill()
+
+
+async def mine_after_maturity(
+    system: System, maturity: dt.datetime, until: asyncio.Task[None]
+) -> None:
+    """A block a second once the expiry is past (the CET and its confirmation), until done."""
+    while not until.done():
+        if dt.datetime.now(dt.UTC) >= maturity:
+            await asyncio.to_thread(system.mine, 1)
+        await asyncio.sleep(1)
+
+
+@pytest.mark.timeout(600)
+async def test_the_trader_killed_after_saving_accept_sign_and_renew_accept_settles_no_sat_lost(
+    system: System, tmp_path: Path, coordinator_wallet: Wallet
+) -> None:
+    data_dir = tmp_path / "trader"
+    trader = await new_trader(system, data_dir)
+    initial = await fund(system, trader, FUNDS)
+    before = coordinator_wallet.balance().total + initial
+    # time to open and roll over before the expiry
+    await place(system, trader, await open_market(system, LEAD_S + 30), "long")
+    await trader.close()  # the trader process answers the offer
+    runner = trader_runner(system, data_dir)
+    await run_to_each(runner, TRADER_SEEN_POINTS)
+    settings = trader_settings(system, data_dir)
+    trader = await Trader.open(settings, PASSPHRASE)
+    await trader.start()
+    try:
+        opened = await drive(system, trader, frozenset({T.OPEN}), 120)
+    finally:
+        await trader.close()
+    # the process rolls the position over by itself (it is inside the window)
+    runner.env |= {
+        "TENTENONE_TRADER_AUTO_ROLLOVER": "true",
+        "TENTENONE_TRADER_ROLLOVER_WINDOW_S": "3600",
+    }
+    await run_to_each(runner, TRADER_ROLLOVER_POINTS)
+    trader = await Trader.open(settings, PASSPHRASE)
+    await trader.start()
+    try:
+        renewed = await roll_over(system, trader, opened)  # the stored renew_accept goes out
+        settled = await settle_renewed(system, trader, "long", initial, opened, renewed, 0)
+        await conserved(coordinator_wallet, trader, before, settled, opened)
+    finally:
+        await trader.close()
+
+
+@pytest.mark.timeout(600)
+async def test_the_coordinator_killed_at_each_step_still_settles_with_no_sat_lost(
+    system: System, tmp_path: Path, coordinator_wallet: Wallet
+) -> None:
+    trader = await new_trader(system, tmp_path / "trader")
+    try:
+        initial = await fund(system, trader, FUNDS)
+        before = coordinator_wallet.balance().total + initial
+        await system.restart("dlc", crash_at=COORDINATOR_POINTS)
+        deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_POINTS))
+        await place(system, trader, await latest_market(system), "long")
+        opened = await drive(system, trader, OPEN_OR_LATER, 240)
+        # the trader waits: the coordinator's own CET is what its points are about
+        await mine_after_maturity(system, opened.maturity, deaths)
+        await deaths
+        settled = await settle(system, trader, "long", initial)
+        await conserved(coordinator_wallet, trader, before, settled)
+    finally:
+        await trader.close()
+
+
+@pytest.mark.timeout(600)
+async def test_the_trader_killed_at_each_step_still_settles_with_no_sat_lost(
+    system: System, tmp_path: Path, coordinator_wallet: Wallet
+) -> None:
+    data_dir = tmp_path / "trader"
+    settings = trader_settings(system, data_dir)
+    trader = await new_trader(system, data_dir)
+    initial = await fund(system, trader, FUNDS)
+    before = coordinator_wallet.balance().total + initial
+    await place(system, trader, await latest_market(system), "long")
+    await trader.close()  # the trader process answers the offer
+    runner = trader_runner(system, data_dir)
+    await run_to_each(runner, TRADER_OPENING_POINTS)
+    system.kill("dlc")  # away until the trader has settled alone
+    try:
+        trader = await Trader.open(settings, PASSPHRASE)
+        await trader.start()
+        try:
+            await drive(system, trader, frozenset({T.OPEN}), 240)
+        finally:
+            await trader.close()
+        await run_to_each(runner, TRADER_SETTLING_POINTS)
+        trader = await Trader.open(settings, PASSPHRASE)
+        await trader.start()
+        try:
+            settled = await settle(system, trader, "long", initial)
+            await conserved(coordinator_wallet, trader, before, settled)
+        finally:
+            await trader.close()
+    finally:
+        await system.restart("dlc")
