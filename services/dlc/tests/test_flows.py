@@ -478,3 +478,24 @@ async def test_a_fill_the_coordinator_cannot_fund_is_released_with_the_reason(
     assert world.steps("dlc.offered") == []
     positions = await trader.rpc(wire.LIST_POSITIONS)
     assert positions.positions == []
+
+
+async def test_a_close_asked_before_our_poll_saw_the_funding_confirm_is_quoted(
+    start: Start,
+) -> None:
+    # no poll between the funding's confirmation and the trader's request: the
+    # trader's wallet saw the depth first, and the request looks at the chain itself
+    world = await start(poll_interval_s=3600)
+    trader = Trader(world, "erin")
+    await world.match(trader)
+    position_id, offer = await trader.next_message("offer_dlc")
+    assert isinstance(offer, OfferDlc)
+    await trader.submit(position_id, await trader.accept(offer), "accept_dlc")
+    _, sign = await trader.next_message("sign_dlc")
+    assert isinstance(sign, SignDlc)
+    await world.chain.broadcast(trader.fund(sign).serialize())
+    world.chain.mine()
+    assert (await trader.position(position_id)).state != "open"
+    quote = await trader.rpc(wire.REQUEST_CLOSE_QUOTE, position_id=position_id)
+    assert quote.price_cents == world.oracle.price_cents
+    assert (await trader.position(position_id)).state == "open"

@@ -701,6 +701,7 @@ class Coordinator:
     async def close_quote(
         self, trader: str, position_id: str, price_cents: int, reason: int = CloseReason.EARLY_CLOSE
     ) -> CloseOffer:
+        await self._catch_up_funding(trader, position_id)
         async with self.ctx.transaction() as s:
             row = await self.get(s, trader, position_id)
             if S(row.state) is S.CLOSE_OFFERED and row.close_offer_hex:
@@ -779,6 +780,7 @@ class Coordinator:
 
     async def request_rollover(self, trader: str, position_id: str) -> Contract:
         """Offer to renew an open position into the next expiry (ADR 0102)."""
+        await self._catch_up_funding(trader, position_id)
         async with self.ctx.transaction() as s:
             row = await self.get(s, trader, position_id)
         if S(row.state) is S.ROLLOVER_OFFERED:
@@ -1103,6 +1105,17 @@ class Coordinator:
                     )
             if tip >= row.refund_locktime:
                 await self._refund(row)
+
+    async def _catch_up_funding(self, trader: str, position_id: str) -> None:
+        """The trader's wallet may see the funding at depth before our next poll does:
+        look now rather than refuse a close or a rollover the trader rightly asks for."""
+        async with self.ctx.transaction() as s:
+            row = await self.get(s, trader, position_id)
+        if S(row.state) not in (S.SIGNED, S.FUNDING) or not row.funding_txid:
+            return
+        conf = (await self.ports.chain.tx_status(row.funding_txid)).confirmations
+        if conf is not None and conf >= self.settings.funding_depth:
+            await self._move(row, S.OPEN, "funding at depth", wire.PositionOpened, note="open")
 
     async def _spent_by_other(self, row: Contract) -> bool:
         """The funding output spent by a transaction we did not send (the trader's CET
