@@ -15,7 +15,13 @@ library's ``executor=``). Goal: under 2 s end to end.
 (``bench/_trade_service.py``), the coordinator's protocol work timed apart
 from its database, encoding and bus costs.
 
+``sustained``: 20 traders opening and closing positions for 5 minutes against every
+service running as its own process on the devnet (``bench/_trade_sustained.py``);
+trades per minute and the wall time of each step. Not part of ``all`` (it takes
+the minutes it measures).
+
 ``python -m bench.trade [signed|service|all] [--repeat N] [--max-cets N] [--profile] [--no-write]``
+``python -m bench.trade sustained [--traders 20] [--seconds 300] [--max-cets N] [--block-s 2]``
 """
 
 from __future__ import annotations
@@ -258,14 +264,21 @@ def profile_signed(max_cets: int, top: int = 12) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.trade", description=__doc__)
-    parser.add_argument("part", nargs="?", choices=("signed", "service", "all"), default="all")
+    parser.add_argument(
+        "part", nargs="?", choices=("signed", "service", "all", "sustained"), default="all"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--max-cets", type=int, default=3_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--profile", action="store_true", help="add a cProfile of one trade")
+    parser.add_argument("--traders", type=int, default=20, help="sustained: concurrent traders")
+    parser.add_argument("--seconds", type=float, default=300, help="sustained: length of the run")
+    parser.add_argument("--block-s", type=float, default=2.0, help="sustained: a block every")
     args = parser.parse_args(argv)
     host = machine()
+    if args.part == "sustained":
+        return sustained(args, host)
     if args.part in ("signed", "all"):
         result = bench_signed(args.repeat, args.max_cets, args.workers)
         body = report_signed(result)
@@ -291,6 +304,26 @@ def main(argv: list[str]) -> int:
                 f"`python -m bench.trade service` ({stamp}; {host}). Goal: under 2 s.\n\n{body}",
             )
     return 0
+
+
+def sustained(args: argparse.Namespace, host: str) -> int:
+    from bench import _trade_sustained
+
+    result = _trade_sustained.run(args.traders, args.seconds, args.max_cets, args.block_s)
+    body = _trade_sustained.report(result, args.block_s)
+    print(body)
+    if not args.no_write:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+        command = (
+            f"python -m bench.trade sustained --traders {args.traders} "
+            f"--seconds {args.seconds:g} --max-cets {args.max_cets}"
+        )
+        write_section(
+            "trade-sustained",
+            f"## trade: sustained, {args.traders} traders\n\n`{command}` ({stamp}; {host}).\n\n"
+            + body,
+        )
+    return 0 if result.closed else 1
 
 
 def service_section(repeat: int, max_cets: int, workers: int, profile: bool) -> str:

@@ -66,6 +66,7 @@ from tentenone.dlc.validation import ValidationPolicy, validate_offer
 from tentenone.errors import InvalidInput, NotFound, ProtocolError, TentenoneError
 from tentenone.market.schedule import ExpirySchedule
 from tentenone.service.context import ServiceContext
+from tentenone.store.errors import ConcurrentModification
 from tentenone.store.statemachine import create, transition
 from tentenone.wire import dlc as wire
 from tentenone.wire import dlc_lifecycle as steps
@@ -167,6 +168,10 @@ def _leverage(payload: dict[str, Any], role: str, quantity: int, price_cents: in
 
 def _other(side: Side) -> Side:
     return Side.SHORT if side is Side.LONG else Side.LONG
+
+
+#: a trader's request that races the poll loop on one row is read again this many times
+_CONFLICT_RETRIES = 3
 
 
 def _now() -> dt.datetime:
@@ -702,6 +707,18 @@ class Coordinator:
         self, trader: str, position_id: str, price_cents: int, reason: int = CloseReason.EARLY_CLOSE
     ) -> CloseOffer:
         await self._catch_up_funding(trader, position_id)
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                return await self._close_quote(trader, position_id, price_cents, reason)
+            except ConcurrentModification:
+                # the poll loop moved the row between our read and write: read it again
+                if attempt == _CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _close_quote(
+        self, trader: str, position_id: str, price_cents: int, reason: int
+    ) -> CloseOffer:
         async with self.ctx.transaction() as s:
             row = await self.get(s, trader, position_id)
             if S(row.state) is S.CLOSE_OFFERED and row.close_offer_hex:
