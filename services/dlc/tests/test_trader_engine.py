@@ -31,8 +31,9 @@ from tentenone.dlc.curve import Side as CurveSide
 from tentenone.dlc.messages import FundingInput
 from tentenone.dlc.oracle_messages import OracleAnnouncement
 from tentenone.dlc.protocol.closing import offer_payout_at
-from tentenone.dlc.protocol.messages import RenewOffer, parse_protocol_message
+from tentenone.dlc.protocol.messages import CloseReason, RenewOffer, parse_protocol_message
 from tentenone.dlc.protocol.signer import InputSigner, KeyInputSigner
+from tentenone.dlc.protocol.states import CoordinatorState
 from tentenone.dlc.protocol.states import TraderState as T
 from tentenone.dlc.protocol.terms import TradeTerms, build_contract, offer_announcement
 from tentenone.dlc.protocol.testing import TestOracle, key, prev_tx_coin, pubkey
@@ -360,6 +361,34 @@ async def test_open_then_settle_from_the_attestation(start: Start, tmp_path: Pat
     assert settled.realized_pnl_sat == final.pnl.realized_pnl_sat
     assert settled.realized_pnl_sat is not None and settled.realized_pnl_sat > 0
     assert side.gateway.taken == ["accept_dlc"]
+
+
+async def test_a_liquidation_before_the_price_crossed_is_refused_then_one_after_signed(
+    start: Start, tmp_path: Path
+) -> None:
+    world = await start()
+    side = await _side(world, tmp_path, "lena")
+    engine = side.engine()
+    await side.match()
+    opened = await side.drive(engine, T.OPEN)
+    coordinator = world.coordinator()
+    # at the entry price the long is nowhere near its clamp: never signed without asking
+    await coordinator.close_quote(
+        side.pubkey, opened.position_id, 5_000_000, CloseReason.LIQUIDATION
+    )
+    refused = await side.drive(engine, T.OPEN)
+    assert "has not crossed the liquidation price" in refused.note, refused.note
+    assert refused.close_accept_hex is None
+    # past it, the engine signs at once (auto_liquidation)
+    async with coordinator.ctx.transaction() as s:
+        row = await coordinator.get(s, side.pubkey, opened.position_id)
+        low = row.liquidation_low
+        await transition(s, row, CoordinatorState.OPEN, "the refused quote lapsed")
+    await coordinator.close_quote(
+        side.pubkey, opened.position_id, low * 100, CloseReason.LIQUIDATION
+    )
+    signed = await side.drive(engine, T.CLOSED)
+    assert signed.realized_pnl_sat == -signed.trader_margin_sat
 
 
 async def _in_state(side: Side, position_id: str, state: str) -> PositionPublic | None:

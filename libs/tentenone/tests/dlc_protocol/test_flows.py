@@ -9,10 +9,12 @@ import pytest
 from tentenone.bitcoin.script import p2wpkh
 from tentenone.bitcoin.tx import Transaction
 from tentenone.dlc.curve import Side
+from tentenone.dlc.errors import ContractError
 from tentenone.dlc.messages import OfferDlc
 from tentenone.dlc.protocol.closing import (
     accept_close,
     build_close_offer,
+    check_liquidation,
     complete_close,
     finish_close,
     offer_payout_at,
@@ -198,6 +200,28 @@ def test_close_flow_and_expiry(opened: Opened) -> None:
         opened.coordinator, 0, price=1, expires_at=10, reason=CloseReason.LIQUIDATION
     )
     assert liquidation.accept_payout == opened.coordinator.total_collateral
+
+
+def test_a_trader_signs_a_liquidation_only_past_its_liquidation_price(opened: Opened) -> None:
+    # the trader is long: the coordinator's payout is highest where the trader's is clamped
+    info = opened.trader.contract.contract_info
+    crashed = 1_000
+    fair = offer_payout_at(info, crashed)
+    past = build_close_offer(
+        opened.coordinator, fair, price=crashed, expires_at=10, reason=CloseReason.LIQUIDATION
+    )
+    check_liquidation(opened.trader, past)
+    # the price never crossed: a "liquidation" at the entry price is refused with the reason
+    entry = 50_000
+    early = build_close_offer(
+        opened.coordinator,
+        offer_payout_at(info, entry),
+        price=entry,
+        expires_at=10,
+        reason=CloseReason.LIQUIDATION,
+    )
+    with pytest.raises(ContractError, match="has not crossed the liquidation price"):
+        check_liquidation(opened.trader, early)
 
 
 def test_renewal_then_settlement_of_the_new_contract(opened: Opened) -> None:

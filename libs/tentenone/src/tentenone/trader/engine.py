@@ -39,7 +39,7 @@ from tentenone.bitcoin.tx import OutPoint, parse_transaction
 from tentenone.crashpoint import crashpoint, points
 from tentenone.dlc.messages import AcceptDlc, OfferDlc, SignDlc
 from tentenone.dlc.oracle_messages import OracleAnnouncement, OracleAttestation
-from tentenone.dlc.protocol.closing import accept_close, finish_close
+from tentenone.dlc.protocol.closing import accept_close, check_liquidation, finish_close
 from tentenone.dlc.protocol.messages import (
     PROTOCOL_VERSION,
     CloseConfirm,
@@ -569,6 +569,8 @@ class ProtocolEngine:
         signed = await self.signed(row)
         secret = self.keys.funding_secret(row.funding_key or 0)
         try:
+            if liquidation and row.position_id not in self.closing_wanted:
+                check_liquidation(signed, close)
             accept = accept_close(signed, close, secret, now=int(_now().timestamp()))
         except TentenoneError as exc:
             await self.move(row, T.OPEN, "close offer refused", f"close refused: {exc.message}")

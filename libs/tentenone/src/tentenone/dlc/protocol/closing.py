@@ -37,6 +37,7 @@ __all__ = [
     "accept_close",
     "build_close_offer",
     "check_close_offer",
+    "check_liquidation",
     "closing_transaction",
     "complete_close",
     "finish_close",
@@ -124,6 +125,27 @@ def check_close_offer(signed: SignedContract, close: CloseOffer, *, now: int) ->
     if now > close.expires_at:
         raise QuoteExpired(f"the close quote expired at {close.expires_at}")
     closing_transaction(signed, close)
+
+
+def check_liquidation(signed: SignedContract, close: CloseOffer) -> None:
+    """What a trader signs without asking: the stated price must have put the position at
+    its clamp (its payout there is the least the contract can pay it), so a liquidation
+    takes nothing the contract would not take at that price (the quote's payouts are the
+    coordinator's to set only in an early close the trader asked for)."""
+    info = signed.contract.contract_info
+    total = info.total_collateral
+    descriptor = info.events[0].descriptor
+    if not isinstance(descriptor, NumericOutcomeContractDescriptor):
+        raise ContractError("a liquidation needs a numeric contract")
+    top = info.events[0].base ** descriptor.num_digits - 1
+    floor = total - max(offer_payout_at(info, 0), offer_payout_at(info, top))
+    at_price = total - offer_payout_at(info, close.price)
+    if at_price != floor:
+        raise ContractError(
+            f"a liquidation at {close.price} USD: the contract pays the trader {at_price} sat "
+            f"there, above its clamp of {floor} sat, so the price has not crossed the "
+            "liquidation price"
+        )
 
 
 def accept_close(
