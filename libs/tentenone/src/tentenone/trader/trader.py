@@ -39,6 +39,7 @@ from tentenone.trader.backup import (
     decrypt_backup,
     encrypt_backup,
     record_of,
+    settle_only,
 )
 from tentenone.trader.engine import EngineSettings, ProtocolEngine
 from tentenone.trader.errors import (
@@ -557,7 +558,7 @@ class Trader:
             state_number=meta.get("state_number", 0),
             last_seq=meta.get("protocol_seq", 0),
             funding_key_next=meta.get("funding_key_next", 0),
-            contracts=[record_of(c, ContractRecord) for c in contracts],
+            contracts=[settle_only(record_of(c, ContractRecord)) for c in contracts],
             orders=[record_of(o, OrderRecord) for o in orders],
             undelivered=[
                 (w.contract, w.position_id, w.message_type, w.payload_hex) for w in waiting
@@ -591,7 +592,13 @@ class Trader:
         with contextlib.suppress(GatewayUnavailable):
             found = await self.gateway.positions()
             check_fresh(
-                payload, found.state_number, {p.position_id: p.state for p in found.positions}
+                payload,
+                found.state_number,
+                {p.position_id: p.state for p in found.positions},
+                {
+                    p.position_id: [i for i in (p.temporary_contract_id, p.contract_id) if i]
+                    for p in found.positions
+                },
             )
         async with self.db.transaction() as s:
             for c in payload.contracts:
