@@ -12,7 +12,10 @@ that price, before the expiry. A position rolled over into the next expiry
 (the coordinator's renewal, checked and signed by the trader's engine) settles
 there with the opening's margin and fees, and the rollover fee in its curve.
 With the oracle silent past the refund locktime, the refund returns each side
-its margin; the trader pays only its share of the fees.
+its margin; the trader pays only its share of the fees. A trader whose device
+is lost with a position open restores it on a new one from its words and the
+gateway's backup, and it settles there to the sat; a backup older than that
+position is refused.
 
 The long and the short trade the same expiry at the same time (one wait for
 the oracle instead of two). The index stands at 51,000 USD while both trade
@@ -23,6 +26,7 @@ house's resting orders are the only liquidity, so the fills are the test's.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
@@ -32,6 +36,7 @@ from trading import (
     FUNDS,
     INDEX_USD,
     LEAD_S,
+    PASSPHRASE,
     coordinator_wallet,
     drive,
     expected_trader_payout,
@@ -47,6 +52,7 @@ from trading import (
     settle,
     settle_renewed,
     trader_fees,
+    trader_settings,
 )
 from trading import system_config as trade_system
 
@@ -57,6 +63,9 @@ from tentenone.dlc.protocol.states import TraderState as T
 from tentenone.testing import wait_until
 from tentenone.testing.system import System, SystemConfig
 from tentenone.trader import Trader, cli
+from tentenone.trader.backup import decrypt_backup
+from tentenone.trader.errors import BackupStale
+from tentenone.wallet import generate_mnemonic
 from tentenone.wire import orderbook as wob
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -78,8 +87,12 @@ async def trades(
     """A long and a short on one expiry, a long closed early on the last, a long rolled
     over into the expiry after its own, all at once; each one's failure, if any."""
     base = tmp_path_factory.mktemp("traders")
-    names = ("long", "short", "close", "rollover")
-    traders = {name: await new_trader(system, base / name) for name in names}
+    names = ("long", "short", "close", "rollover", "restored")
+    words = generate_mnemonic()
+    traders = {
+        name: await new_trader(system, base / name, words if name == "restored" else None)
+        for name in names
+    }
     try:
         initial = {name: await fund(system, trader, FUNDS) for name, trader in traders.items()}
         markets = await system.rpc(wob.LIST_MARKETS, wob.ListMarketsRequest())
@@ -92,11 +105,16 @@ async def trades(
         await place(system, traders["close"], await latest_market(system), "long")
         # time to open and roll over before the expiry, then one more to settle
         await place(system, traders["rollover"], first_market_after(markets, LEAD_S + 30), "long")
+        await place(system, traders["restored"], first_market_after(markets, LEAD_S + 30), "long")
+        # written with the order, before its position: the backup a restore must refuse
+        stale = traders["restored"].backup_file.read()
+        assert stale is not None
         runs: list[Awaitable[None]] = [
             settle(system, traders["long"], "long", initial["long"]),
             settle(system, traders["short"], "short", initial["short"]),
             close_early(system, traders["close"], initial["close"]),
             roll_over_then_settle(system, traders["rollover"], initial["rollover"]),
+            lose_device_then_settle(system, traders, words, stale, base, initial["restored"]),
         ]
         results = await asyncio.gather(*runs, return_exceptions=True)
         failures = [r if isinstance(r, BaseException) else None for r in results]
@@ -144,6 +162,48 @@ async def roll_over_then_settle(system: System, trader: Trader, initial: int) ->
     await settle_renewed(system, trader, "long", initial, opened, renewed, ROLLOVER_FEE_SAT)
 
 
+async def lose_device_then_settle(
+    system: System,
+    traders: dict[str, Trader],
+    words: str,
+    stale: bytes,
+    base: Path,
+    initial: int,
+) -> None:
+    """Open; the device is lost (its data dir with it); the words on a new device restore
+    the position from the gateway's backup, and it settles there with exact balances."""
+    lost = traders["restored"]
+    opened = await drive(system, lost, frozenset({T.OPEN}), 120)
+    # the backup written when the position opened is the gateway's copy too
+    assert await lost.gateway.get_backup() == lost.backup_file.read()
+    await lost.close()
+    shutil.rmtree(lost.settings.data_dir)
+
+    # a backup from before the position: refused with the reason, nothing restored
+    elsewhere = await Trader.create_wallet(
+        trader_settings(system, base / "stale device"), words, PASSPHRASE
+    )
+    try:
+        await elsewhere.db.migrate()
+        with pytest.raises(BackupStale, match=opened.position_id):
+            await elsewhere.load_backup(decrypt_backup(stale, elsewhere.keys.backup_key()))
+        assert await elsewhere.contract_rows() == []
+    finally:
+        await elsewhere.close()
+
+    # as ``tentenone-trader restore --words ...`` then any command on the new device
+    settings = trader_settings(system, base / "new device")
+    restoring = await Trader.restore_wallet(settings, words, PASSPHRASE)
+    await restoring.close()
+    restored = traders["restored"] = await Trader.open(settings, PASSPHRASE)
+    await restored.start()
+    [position] = await restored.positions()
+    assert position.position_id == opened.position_id and position.state == "open", position
+    [row] = await restored.contract_rows()
+    assert row.funding_txid == opened.funding_txid and row.funding_key == opened.funding_key
+    await settle(system, restored, "long", initial)
+
+
 def _check(outcome: BaseException | None) -> None:
     if outcome is not None:
         raise outcome
@@ -171,6 +231,12 @@ async def test_a_rollover_settles_at_the_next_expiry_with_exact_balances(
     trades: dict[str, BaseException | None],
 ) -> None:
     _check(trades["rollover"])
+
+
+async def test_a_position_restored_on_a_new_device_settles_with_exact_balances(
+    trades: dict[str, BaseException | None],
+) -> None:
+    _check(trades["restored"])
 
 
 async def test_with_the_oracle_silent_the_refund_returns_each_margin(

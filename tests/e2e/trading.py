@@ -90,9 +90,9 @@ def trader_settings(system: System, data_dir: Path) -> TraderSettings:
     )
 
 
-async def new_trader(system: System, data_dir: Path) -> Trader:
+async def new_trader(system: System, data_dir: Path, words: str | None = None) -> Trader:
     settings = trader_settings(system, data_dir)
-    trader = await Trader.create_wallet(settings, generate_mnemonic(), PASSPHRASE)
+    trader = await Trader.create_wallet(settings, words or generate_mnemonic(), PASSPHRASE)
     await trader.start()
     return trader
 
