@@ -391,6 +391,33 @@ async def test_a_liquidation_before_the_price_crossed_is_refused_then_one_after_
     assert signed.realized_pnl_sat == -signed.trader_margin_sat
 
 
+async def test_a_close_quote_left_unsigned_lapses_and_the_position_is_open_again(
+    start: Start, tmp_path: Path
+) -> None:
+    world = await start(close_quote_ttl_s=3)
+    side = await _side(world, tmp_path, "mona")
+    engine = side.engine()
+    await side.match()
+    opened = await side.drive(engine, T.OPEN)
+    coordinator = world.coordinator()
+    first = await coordinator.close_quote(side.pubkey, opened.position_id, 5_100_000)
+    offered = await side.drive(engine, T.CLOSE_OFFERED)
+    assert offered.close_offer_hex == first.serialize().hex()
+    # nobody asked for it: nothing signed, and once it expires the position is open again
+    reopened = await side.drive(engine, T.OPEN)
+    assert reopened.close_accept_hex is None and "expired" in reopened.note
+    # asked for later: a quote the engine stored first is signed from where it is
+    await wait_until(
+        lambda: _in_state(side, opened.position_id, "open"), 20, what="coordinator open again"
+    )
+    await coordinator.close_quote(side.pubkey, opened.position_id, 5_100_000)
+    offered = await side.drive(engine, T.CLOSE_OFFERED)
+    engine.closing_wanted.add(opened.position_id)
+    await engine.sign_close(offered)
+    closed = await side.drive(engine, T.CLOSED)
+    assert closed.realized_pnl_sat is not None and closed.realized_pnl_sat > 0
+
+
 async def _in_state(side: Side, position_id: str, state: str) -> PositionPublic | None:
     found = await side.gateway.position(position_id)
     return found if found.state == state else None

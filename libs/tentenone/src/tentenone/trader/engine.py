@@ -551,12 +551,12 @@ class ProtocolEngine:
     # -- early close and liquidation ----------------------------------------------------------
 
     async def on_close_offer(self, row: TraderContract, close: CloseOffer) -> None:
+        if T(row.state) is T.CLOSE_OFFERED:
+            # a newer quote replaces the one we did not sign
+            row = await self.move(row, T.OPEN, "a newer close quote", "open")
         if T(row.state) is not T.OPEN:
             return
         liquidation = close.reason == CloseReason.LIQUIDATION
-        wanted = row.position_id in self.closing_wanted or (
-            liquidation and self.settings.auto_liquidation
-        )
         row = await self.move(
             row,
             T.CLOSE_OFFERED,
@@ -564,12 +564,20 @@ class ProtocolEngine:
             "liquidation close offered" if liquidation else "close quoted",
             close_offer_hex=close.serialize().hex(),
         )
-        if not wanted:
-            return
+        if row.position_id in self.closing_wanted or (
+            liquidation and self.settings.auto_liquidation
+        ):
+            await self.sign_close(row)
+
+    async def sign_close(self, row: TraderContract) -> None:
+        """Sign the stored close offer: one the trader asked for, or a liquidation the
+        contract would pay the same at its price (``check_liquidation``)."""
+        close = CloseOffer.parse(bytes.fromhex(row.close_offer_hex or ""))
+        asked = row.position_id in self.closing_wanted
         signed = await self.signed(row)
         secret = self.keys.funding_secret(row.funding_key or 0)
         try:
-            if liquidation and row.position_id not in self.closing_wanted:
+            if close.reason == CloseReason.LIQUIDATION and not asked:
                 check_liquidation(signed, close)
             accept = accept_close(signed, close, secret, now=int(_now().timestamp()))
         except TentenoneError as exc:
@@ -578,6 +586,11 @@ class ProtocolEngine:
         async with self.db.transaction() as s:
             fresh = await s.get(TraderContract, row.id)
             assert fresh is not None
+            if (
+                T(fresh.state) is not T.CLOSE_OFFERED
+                or fresh.close_offer_hex != row.close_offer_hex
+            ):
+                return  # signed meanwhile by another pass, or replaced
             fresh.close_accept_hex = accept.serialize().hex()
             fresh.note = "close signed: waiting for the coordinator's confirmation"
             await transition(s, fresh, T.CLOSE_ACCEPTED, "close_accept sent")
@@ -585,6 +598,15 @@ class ProtocolEngine:
         crashpoint("dlc.trader.close.after_accept_save")
         self.closing_wanted.discard(row.position_id)
         await self.changed()
+
+    async def close_quote_lapsed(self, row: TraderContract) -> bool:
+        """An unsigned quote past its expiry: the position is open again (the trader may ask
+        for a new one); the coordinator does the same on its side."""
+        close = CloseOffer.parse(bytes.fromhex(row.close_offer_hex or ""))
+        if close.expires_at >= int(_now().timestamp()):
+            return False
+        await self.move(row, T.OPEN, "close quote expired", "open: the close quote expired")
+        return True
 
     async def on_close_confirm(self, row: TraderContract, confirm: CloseConfirm) -> None:
         if T(row.state) is not T.CLOSE_ACCEPTED or not row.close_offer_hex:
@@ -615,6 +637,8 @@ class ProtocolEngine:
                 await self.chain.broadcast(bytes.fromhex(row.funding_tx_hex or ""))
             elif conf >= self.settings.funding_depth:
                 await self.move(row, T.OPEN, "funding at depth", "open")
+        elif state is T.CLOSE_OFFERED and await self.close_quote_lapsed(row):
+            return
         elif state in (T.OPEN, T.CLOSE_OFFERED, T.CLOSE_ACCEPTED):
             await self.poll_open(row)
         elif state in (T.SETTLING, T.CLOSING, T.REFUNDING):

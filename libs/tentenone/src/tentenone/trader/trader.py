@@ -26,6 +26,7 @@ from sqlmodel import col, select
 
 from tentenone.chain import ElectrumChainSource, FileHeaderStore, Network
 from tentenone.dlc.oracle_messages import OracleAnnouncement
+from tentenone.dlc.protocol.messages import CloseOffer
 from tentenone.dlc.protocol.states import TraderState as T
 from tentenone.errors import TentenoneError, Unavailable
 from tentenone.store import Database, migrations_dir
@@ -157,6 +158,12 @@ _ORDER_WORDS: dict[OrderState, tuple[str, str]] = {
     OrderState.CANCELLED: ("cancelled", "place a new order"),
     OrderState.REJECTED: ("refused by the order book", "place a new order"),
 }
+
+
+def _close_id(row: TraderContract) -> str | None:
+    if not row.close_offer_hex:
+        return None
+    return CloseOffer.parse(bytes.fromhex(row.close_offer_hex)).close_id.hex()
 
 
 def _position_state(state: T) -> str:
@@ -490,7 +497,7 @@ class Trader:
         async with self.db.transaction() as s:
             return list((await s.exec(select(TraderContract))).all())
 
-    async def _open_row(self, position_id: str) -> TraderContract:
+    async def _open_row(self, position_id: str, also: tuple[T, ...] = ()) -> TraderContract:
         async with self.db.transaction() as s:
             row = (
                 await s.exec(
@@ -499,17 +506,26 @@ class Trader:
             ).first()
         if row is None:
             raise UnknownPosition(f"no position {position_id}")
-        if T(row.state) is not T.OPEN:
+        if T(row.state) is not T.OPEN and T(row.state) not in also:
             raise TraderConflict(f"position {position_id} is {T(row.state).name.lower()}")
         return row
 
     async def close_position(self, position_id: str) -> Any:
-        """Ask for a quote and take it; the engine signs the close that follows."""
-        await self._open_row(position_id)
+        """Ask for a quote and take it; the engine signs the close that follows (or the
+        quote already received, when the engine saw it first)."""
+        await self._open_row(position_id, also=(T.CLOSE_OFFERED,))
         engine = self.require_engine()
-        quote = await self.gateway.close_quote(position_id)
+        # wanted before asking: the engine may receive the quote before we hear back
         engine.closing_wanted.add(position_id)
-        await self.gateway.accept_close(position_id, quote.quote_id)
+        try:
+            quote = await self.gateway.close_quote(position_id)
+            await self.gateway.accept_close(position_id, quote.quote_id)
+        except BaseException:
+            engine.closing_wanted.discard(position_id)
+            raise
+        row = await self.contract_of(position_id)
+        if T(row.state) is T.CLOSE_OFFERED and _close_id(row) == quote.quote_id:
+            await engine.sign_close(row)
         engine.wake.set()
         return quote
 
