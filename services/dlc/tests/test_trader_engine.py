@@ -41,8 +41,10 @@ from tentenone.dlc.signing import to_tx_inputs
 from tentenone.store import Database, migrations_dir
 from tentenone.store.statemachine import create, transition
 from tentenone.testing import wait_until
+from tentenone.trader import Trader, TraderSettings
 from tentenone.trader import engine as engine_module
 from tentenone.trader import rollover as rollover_module
+from tentenone.trader.backup import decrypt_backup
 from tentenone.trader.engine import TRADER_CRASH_POINTS, EngineSettings, ProtocolEngine
 from tentenone.trader.keys import TraderKeys
 from tentenone.trader.keystore import SecretWords
@@ -726,3 +728,60 @@ async def test_a_crash_at_each_rollover_step_resumes_to_the_renewed_contract(
     assert theirs.contract_id == new.contract_id and theirs.funding_txid == new.funding_txid
     assert rolled.spend_txid == new.funding_txid
     assert side.gateway.taken.count("renew_finalize") >= 1
+
+
+# -- restore -----------------------------------------------------------------------------------
+
+
+async def _device(world: World, tmp_path: Path, name: str, keys: TraderKeys) -> tuple[Trader, Side]:
+    """A device of the trader of ``keys``: the app's ``Trader`` (its database, its backups)
+    with the engine's stand-ins; its gateway is the bus."""
+    trader = Trader(TraderSettings(data_dir=tmp_path / name), keys)
+    await trader.gateway.close()
+    gateway = BusGateway(world, keys.node_pubkey.hex())
+    trader.gateway = gateway  # type: ignore[assignment]
+    await trader.db.migrate()
+    return trader, Side(world, trader.db, keys, MemoryCoins("ivan"), gateway)
+
+
+async def test_a_backup_between_renew_accept_and_renew_sign_restores_and_rolls_over(
+    start: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coordinator has signed the renewal (a position of its own); the trader's backup
+    holds the new contract under its stand-in id, with its renew_accept out. A new device
+    restores it (it is not stale) and the rollover completes there."""
+    world = await start()
+    keys = TraderKeys(SecretWords(generate_mnemonic()), Network.REGTEST)
+    lost, side = await _device(world, tmp_path, "lost", keys)
+    engine = side.engine()
+    await side.match()
+    old = await side.drive(engine, T.OPEN)
+
+    def crash_here(name: str) -> None:
+        if name == "dlc.trader.rollover.after_sign_receive":
+            raise Crash(name)
+
+    monkeypatch.setattr(rollover_module, "crashpoint", crash_here)
+    await engine.rollover.request(old)
+    with pytest.raises(Crash):
+        await _passes(side, engine, _renewed, "renew_sign")
+    monkeypatch.setattr(rollover_module, "crashpoint", lambda name: None)
+    before, pending = await _rows(side)
+    assert T(before.state) is T.ROLLOVER_ACCEPTED and pending.position_id == pending.id
+    theirs = (await side.gateway.positions()).positions
+    [signed] = [p for p in theirs if p.temporary_contract_id == pending.temporary_contract_id]
+    assert signed.position_id != pending.id and signed.state == "rolling_over"
+    await lost.backup_now()
+    blob = lost.backup_file.read()
+    assert blob is not None
+    await lost.close()
+
+    device, restored = await _device(world, tmp_path, "new", keys)
+    try:
+        await device.load_backup(decrypt_backup(blob, keys.backup_key()))
+        rolled, new = await _passes(restored, restored.engine(), _renewed, "rolled over")
+        assert new.position_id == signed.position_id and rolled.spend_txid == new.funding_txid
+        found = await restored.gateway.position(new.position_id)
+        assert found.contract_id == new.contract_id and found.funding_txid == new.funding_txid
+    finally:
+        await device.close()
