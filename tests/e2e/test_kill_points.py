@@ -52,6 +52,7 @@ from trading import system_config as trade_system
 from tentenone.bitcoin.tx import parse_transaction
 from tentenone.crashpoint import CRASH_AT_ENV
 from tentenone.dlc.protocol.states import TraderState as T
+from tentenone.errors import TentenoneError
 from tentenone.testing import wait_until
 from tentenone.testing.processes import PythonProcess
 from tentenone.testing.system import System, SystemConfig
@@ -88,6 +89,16 @@ TRADER_OPENING_POINTS = (
 )
 #: the trader process asks for the rollover by itself, then dies here
 TRADER_ROLLOVER_POINTS = ("dlc.trader.rollover.after_accept_save",)
+#: an early close: the coordinator dies after saving its quote, then after receiving the
+#: trader's signature; the trader after saving its signature, then after the confirmation
+COORDINATOR_CLOSE_POINTS = (
+    "dlc.coordinator.close.after_save",
+    "dlc.coordinator.close.after_receive",
+)
+TRADER_CLOSE_POINTS = (
+    "dlc.trader.close.after_accept_save",
+    "dlc.trader.close.after_confirm_receive",
+)
 #: the trader settles alone only when the coordinator does not: its DLC service is down
 TRADER_SETTLING_POINTS = (
     "dlc.trader.settle.after_attest",
@@ -151,7 +162,8 @@ async def restart_at_each(system: System, name: str, crash_at: Sequence[str]) ->
         await system.restart(name, crash_at=crash_at[index + 1 :])
 
 
-def trader_runner(system: System, data_dir: Path) -> PythonProcess:
+def trader_runner(system: System, data_dir: Path, *command: str) -> PythonProcess:
+    """``python -m tentenone.trader <command>`` (``run`` by default) on ``data_dir``."""
     settings = trader_settings(system, data_dir)
     env = {
         "TENTENONE_TRADER_PASSPHRASE": PASSPHRASE,
@@ -160,7 +172,7 @@ def trader_runner(system: System, data_dir: Path) -> PythonProcess:
         "TENTENONE_TRADER_POLL_INTERVAL_S": "0.5",
         "TENTENONE_TRADER_WEBSOCKET": "false",
     }
-    args = ["--data-dir", str(data_dir), "--gateway", system.gateway_url, "run"]
+    args = ["--data-dir", str(data_dir), "--gateway", system.gateway_url, *(command or ["run"])]
     return PythonProcess("tentenone.trader", args, env=env, log_dir=data_dir.parent / "logs")
 
 
@@ -277,3 +289,67 @@ async def test_the_trader_killed_at_each_step_still_settles_with_no_sat_lost(
             await trader.close()
     finally:
         await system.restart("dlc")
+
+
+async def close_until_taken(trader: Trader, position_id: str, within: float) -> None:
+    """Ask for the close until the coordinator answers (it dies, once, while quoting)."""
+
+    async def asked() -> bool:
+        try:
+            await trader.close_position(position_id)
+        except TentenoneError as exc:
+            if T((await trader.contract_of(position_id)).state) is T.CLOSE_ACCEPTED:
+                return True  # the quote was signed before the answer was lost
+            print(f"close not taken yet: {exc.code}: {exc.message}")
+            return False
+        return True
+
+    await wait_until(asked, within, interval=2, what="the close quote taken")
+
+
+@pytest.mark.timeout(600)
+async def test_the_coordinator_killed_at_each_close_step_still_closes_with_no_sat_lost(
+    system: System, tmp_path: Path, coordinator_wallet: Wallet
+) -> None:
+    trader = await new_trader(system, tmp_path / "trader")
+    try:
+        initial = await fund(system, trader, FUNDS)
+        before = coordinator_wallet.balance().total + initial
+        await place(system, trader, await latest_market(system), "long")
+        opened = await drive(system, trader, frozenset({T.OPEN}), 240)
+        await system.restart("dlc", crash_at=COORDINATOR_CLOSE_POINTS)
+        deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_CLOSE_POINTS))
+        await close_until_taken(trader, opened.position_id, 180)
+        closed = await drive(system, trader, frozenset({T.CLOSED}), 240)
+        await deaths
+        await conserved(coordinator_wallet, trader, before, closed)
+    finally:
+        await trader.close()
+
+
+@pytest.mark.timeout(600)
+async def test_the_trader_killed_at_each_close_step_still_closes_with_no_sat_lost(
+    system: System, tmp_path: Path, coordinator_wallet: Wallet
+) -> None:
+    data_dir = tmp_path / "trader"
+    settings = trader_settings(system, data_dir)
+    trader = await new_trader(system, data_dir)
+    try:
+        initial = await fund(system, trader, FUNDS)
+        before = coordinator_wallet.balance().total + initial
+        await place(system, trader, await latest_market(system), "long")
+        opened = await drive(system, trader, frozenset({T.OPEN}), 240)
+    finally:
+        await trader.close()
+    # `close` dies after saving its signature; `run` after receiving the confirmation
+    await run_to_each(
+        trader_runner(system, data_dir, "close", opened.position_id), TRADER_CLOSE_POINTS[:1]
+    )
+    await run_to_each(trader_runner(system, data_dir), TRADER_CLOSE_POINTS[1:])
+    trader = await Trader.open(settings, PASSPHRASE)
+    await trader.start()
+    try:
+        closed = await drive(system, trader, frozenset({T.CLOSED}), 240)
+        await conserved(coordinator_wallet, trader, before, closed)
+    finally:
+        await trader.close()
