@@ -194,6 +194,9 @@ class MemoryChainView:
     async def spender(self, outpoint: OutPoint, script: bytes) -> str | None:
         return await self.chain.spender(outpoint, script)
 
+    async def is_unspent(self, outpoint: OutPoint, script: bytes) -> bool:
+        return await self.chain.is_unspent(outpoint, script)
+
     async def raw_transaction(self, txid: str) -> bytes:
         return await self.chain.raw_transaction(txid)
 
@@ -480,6 +483,21 @@ async def test_an_offer_that_breaks_the_order_is_refused_and_released(
         lambda: _final(side, refused.position_id), 20, what="released by the coordinator"
     )
     assert cancelled.state == "cancelled" and reason in cancelled.note
+
+
+async def test_an_offer_funded_by_a_spent_coin_is_refused_before_we_sign(
+    start: Start, tmp_path: Path
+) -> None:
+    world = await start()
+    side = await _side(world, tmp_path, "nick")
+    engine = side.engine()
+    await side.match()
+    # the coordinator's coin is spent behind its back after the offer went out
+    held = await wait_until(lambda: list(world.wallet.locked), 20, what="the offer's coin")
+    world.chain.spent.update(held)
+    refused = await side.drive(engine, T.REJECTED)
+    assert "is spent or unknown to the chain" in refused.note, refused.note
+    assert not side.coins.locked and refused.accept_hex is None
 
 
 _OPEN_POINTS = [p for p in TRADER_CRASH_POINTS if p.startswith("dlc.trader.open.")]

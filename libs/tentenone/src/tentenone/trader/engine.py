@@ -434,12 +434,23 @@ class ProtocolEngine:
             # any coin of ours is reserved
             await asyncio.to_thread(validate_offer, offer, self.policy)
             await self.check_locktimes(offer.cet_locktime, offer.refund_locktime, row.maturity)
+            await self.check_inputs_unspent(offer)
         except TentenoneError as exc:
             if isinstance(exc, Unavailable):
                 raise  # the gateway or the chain is away: answer on a later pass
             await self.refuse(row, offer, exc)
             return
         await self._accept(row, offer)
+
+    async def check_inputs_unspent(self, offer: OfferDlc) -> None:
+        """Protocol.md leaves it to each side: a coordinator input spent already can never
+        fund, and signing every CET for it would only lock our coins until the timeout."""
+        for item in to_tx_inputs(offer.funding_inputs):
+            if not await self.chain.is_unspent(item.outpoint, item.script_pubkey):
+                raise _refusal(
+                    f"the coordinator's funding input {item.outpoint.txid[::-1].hex()}:"
+                    f"{item.outpoint.vout} is spent or unknown to the chain"
+                )
 
     async def _accept(self, row: TraderContract, offer: OfferDlc) -> None:
         margin = offer.total_collateral - offer.offer_collateral
