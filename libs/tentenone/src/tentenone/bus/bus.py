@@ -31,7 +31,7 @@ from tentenone.bus.memory import MemoryBroker, MemoryTransport
 from tentenone.bus.message import Delivery, HeaderValue
 from tentenone.bus.naming import Names
 from tentenone.bus.policy import BusLimits, ConsumerPolicy
-from tentenone.bus.rpc import RpcCall, RpcClient, RpcHandler, RpcServer
+from tentenone.bus.rpc import GroupHandler, RpcCall, RpcClient, RpcHandler, RpcServer
 from tentenone.bus.subscription import (
     ERROR_CODE_HEADER,
     ERROR_HEADER,
@@ -345,6 +345,25 @@ class Bus:
             raise InvalidInput(f"handler must be callable, got {handler!r}")
         try:
             self._server.add(method, handler)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        if self._started:
+            await self._start_serving()
+
+    async def serve_grouped(self, method: str, handler: GroupHandler, *, max_size: int) -> None:
+        """Serve ``<service>.<method>`` with a handler of several calls at once.
+
+        The calls that arrive while a group is being handled wait and are
+        handed over together next (up to ``max_size``); see
+        ``tentenone.bus.transactional`` for one transaction per group.
+        """
+        check_method_name(method)
+        if not callable(handler):
+            raise InvalidInput(f"handler must be callable, got {handler!r}")
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size <= 0:
+            raise InvalidInput(f"max_size must be a positive integer, got {max_size!r}")
+        try:
+            self._server.add_group(method, handler, max_size)
         except ValueError as exc:
             raise InvalidInput(str(exc)) from None
         if self._started:

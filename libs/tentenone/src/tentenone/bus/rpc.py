@@ -14,11 +14,12 @@ back the same ``TentenoneError`` class (by code) or a ``RemoteError``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ from tentenone.metrics import MESSAGE_LATENCY, MESSAGES, RPC_CALLS, RPC_LATENCY
 from tentenone.wire.errors import MalformedMessage
 
 __all__ = [
+    "GroupHandler",
     "RpcCall",
     "RpcClient",
     "RpcHandler",
@@ -74,6 +76,9 @@ class RpcCall:
 
 
 type RpcHandler = Callable[[RpcCall], Awaitable[Any]]
+#: handles several calls of one method at once; per call its result or the exception
+#: it failed with, in the order of the calls
+type GroupHandler = Callable[[Sequence[RpcCall]], Awaitable[Sequence[Any]]]
 
 
 def encode_request(args: list[Any], kwargs: dict[str, Any]) -> bytes:
@@ -178,6 +183,7 @@ class RpcServer:
         self._service = service
         self._limits = limits
         self._methods: dict[str, RpcHandler] = {}
+        self._groups: dict[str, _Group] = {}
         self._consumer: ConsumerHandle | None = None
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -189,6 +195,12 @@ class RpcServer:
         if method in self._methods:
             raise ValueError(f"RPC method {self._service}.{method} is served twice")
         self._methods[method] = handler
+
+    def add_group(self, method: str, handler: GroupHandler, max_size: int) -> None:
+        """Serve ``method`` with ``handler`` taking the calls waiting together (up to max_size)."""
+        group = _Group(handler, max_size, self._limits.rpc_handler_timeout_s)
+        self.add(method, group.run)
+        self._groups[method] = group
 
     async def start(self) -> None:
         queue = self._names.rpc_queue(self._service)
@@ -207,6 +219,8 @@ class RpcServer:
             _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
             for task in pending:
                 task.cancel()
+        for group in self._groups.values():
+            await group.stop()
         if self._consumer is not None:
             await self._consumer.close()
 
@@ -225,8 +239,11 @@ class RpcServer:
                 handler = self._methods.get(method)
                 if handler is None:
                     raise MethodNotFound(f"{self._service} has no RPC method {method!r}")
-                async with asyncio.timeout(self._limits.rpc_handler_timeout_s):
-                    result = await handler(call)
+                if method in self._groups:
+                    result = await handler(call)  # the group bounds its own time
+                else:
+                    async with asyncio.timeout(self._limits.rpc_handler_timeout_s):
+                        result = await handler(call)
                 reply: dict[str, Any] = {"result": result, "error": None}
                 outcome = "ok"
             except Exception as exc:
@@ -285,6 +302,70 @@ class RpcServer:
                 await _quietly(delivery.nack(requeue=True))
                 return
         await _quietly(delivery.ack())
+
+
+class _Group:
+    """Calls of one method that arrived while the previous group ran, handled together.
+
+    One worker per method: the first call runs alone; the calls arriving
+    while it runs wait and go next as one group (up to ``max_size``). So the
+    groups are as large as the load makes them and a lone call never waits
+    for company. With a transactional handler that is group commit: one
+    transaction, one commit, for the whole group.
+    """
+
+    def __init__(self, handler: GroupHandler, max_size: int, timeout_s: float) -> None:
+        self._handler = handler
+        self._max = max_size
+        self._timeout = timeout_s
+        self._waiting: list[tuple[RpcCall, asyncio.Future[Any]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def run(self, call: RpcCall) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((call, fut))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(), name="rpc group")
+        return await fut
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting[: self._max], self._waiting[self._max :]
+            try:
+                outcomes = await self._outcomes([call for call, _ in group])
+            except BaseException:
+                # Cancelled (the server stops): its callers must not wait forever.
+                for _, fut in group:
+                    fut.cancel()
+                raise
+            for (_, fut), outcome in zip(group, outcomes, strict=True):
+                if fut.done():
+                    continue  # the caller's task was cancelled
+                if isinstance(outcome, BaseException):
+                    fut.set_exception(outcome)
+                else:
+                    fut.set_result(outcome)
+
+    async def _outcomes(self, calls: list[RpcCall]) -> list[Any]:
+        try:
+            async with asyncio.timeout(self._timeout):
+                outcomes = list(await self._handler(calls))
+        except Exception as exc:
+            return [exc] * len(calls)
+        if len(outcomes) != len(calls):
+            err = RuntimeError(f"group handler gave {len(outcomes)} outcomes for {len(calls)}")
+            return [err] * len(calls)
+        return outcomes
+
+    async def stop(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None and not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        waiting, self._waiting = self._waiting, []
+        for _, fut in waiting:
+            fut.cancel()
 
 
 async def _quietly(op: Awaitable[None]) -> None:
