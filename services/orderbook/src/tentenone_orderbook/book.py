@@ -153,11 +153,16 @@ class BookSide:
         price = order.price
         level = self.levels.get(price)
         if level is None:
-            level = self.levels[price] = Level(price)
-            bisect.insort(self.keys, self.sign * price)
+            level = self.add_level(price)
         level.orders.append(order)
         level.quantity += order.remaining
         level.count += 1
+        return level
+
+    def add_level(self, price: int) -> Level:
+        """A new, empty level at ``price`` (there is none yet)."""
+        level = self.levels[price] = Level(price)
+        bisect.insort(self.keys, self.sign * price)
         return level
 
     def tidy(self, level: Level) -> None:

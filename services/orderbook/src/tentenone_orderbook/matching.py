@@ -103,6 +103,7 @@ _GTC, _IOC, _FOK, _POST_ONLY = (
 )
 _OPEN, _PARTIAL = OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED
 _FILLED, _CANCELLED = OrderStatus.FILLED, OrderStatus.CANCELLED
+_REQUESTED = CancelReason.REQUESTED
 _MAX_TEXT: Final = MAX_TEXT_LENGTH
 _by_priority = attrgetter("priority")
 
@@ -324,6 +325,8 @@ class MatchingEngine:
             account.committed_sat = 0
         oid = self._next_order_id
         self._next_order_id = oid + 1
+        if rest and not steps:  # the usual case: nothing to match, it all rests
+            return self._rest_whole(cmd, oid, account, reserve)
         return self._accept(cmd, oid, qty, 0, account, opp, steps, reserve, [])
 
     def cancel(self, cmd: CancelOrder) -> CommandResult:
@@ -333,11 +336,46 @@ class MatchingEngine:
         r = self._live.get(oid) if type(oid) is int else None
         if r is None or r.trader_id != cmd.trader_id:
             r = self._owned(cmd.trader_id, oid)  # raises the right error
-        book = self._bids if r.side is _BUY else self._asks
-        level = book.levels[r.price]
-        self._unrest(r, level)
-        delta = self._tidy(book, level)
-        view = r.view(_CANCELLED, CancelReason.REQUESTED)
+        # _unrest and _tidy inline: a cancel is a third of the traffic.
+        side, price, rem = r.side, r.price, r.remaining
+        book = self._bids if side is _BUY else self._asks
+        level = book.levels[price]
+        r.active = False
+        del self._live[oid]
+        level.quantity -= rem
+        level.count -= 1
+        account = r.account
+        account.reserved_sat -= r.reserved_sat
+        if not account.house:
+            if side is _BUY:
+                self._open_buy -= rem
+            else:
+                self._open_sell -= rem
+        book.tidy(level)
+        self._seq = seq = self._seq + 1
+        delta = _new(BookDelta, (seq, side, price, level.quantity, level.count))
+        qty = r.quantity
+        view = _new(
+            OrderView,
+            (
+                oid,
+                r.trader_id,
+                r.client_order_id,
+                side,
+                _LIMIT,
+                r.time_in_force,
+                price,
+                qty,
+                qty - rem,
+                rem,
+                r.leverage,
+                _CANCELLED,
+                r.priority,
+                0,  # it holds no margin any more
+                _REQUESTED,
+            ),
+        )
+        r.reserved_sat = 0
         return _new(CommandResult, (view, (), (delta,), ()))
 
     def amend(self, cmd: AmendOrder) -> CommandResult:
@@ -690,6 +728,54 @@ class MatchingEngine:
         else:
             self._open_buy -= trader_makers
         return tuple(fills), tuple(cancelled), taken
+
+    def _rest_whole(
+        self, cmd: PlaceOrder, oid: int, account: Account, reserve: int
+    ) -> CommandResult:
+        """A new limit order that rests whole: ``_accept`` and ``_rest`` in one step."""
+        self._seq = seq = self._seq + 1
+        side, price, qty = cmd.side, cmd.price, cmd.quantity
+        assert price is not None  # only a limit order rests
+        tif, lev, coid = cmd.time_in_force, cmd.leverage, cmd.client_order_id
+        order = Resting(oid, account, side, tif, price, qty, qty, lev, coid, seq, reserve)
+        if side is _BUY:
+            book = self._bids
+            if not account.house:
+                self._open_buy += qty
+        else:
+            book = self._asks
+            if not account.house:
+                self._open_sell += qty
+        level = book.levels.get(price)
+        if level is None:
+            level = book.add_level(price)
+        level.orders.append(order)
+        level.quantity += qty
+        level.count += 1
+        self._live[oid] = order
+        account.reserved_sat += reserve
+        delta = _new(BookDelta, (seq, side, price, level.quantity, level.count))
+        view = _new(
+            OrderView,
+            (
+                oid,
+                account.trader_id,
+                coid,
+                side,
+                _LIMIT,
+                tif,
+                price,
+                qty,
+                0,
+                qty,
+                lev,
+                _OPEN,
+                seq,
+                reserve,
+                None,
+            ),
+        )
+        return _new(CommandResult, (view, (), (delta,), ()))
 
     def _rest(self, order: Resting) -> BookDelta:
         """Put a new resting order (its priority the next sequence number) in the book."""
