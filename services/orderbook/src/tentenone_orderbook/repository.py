@@ -7,6 +7,7 @@ transaction costs about the same for one command as for a hundred.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -151,6 +152,35 @@ def _blank(a: AccountView) -> bool:
 # --------------------------------------------------------------------- writing
 
 
+# A batch's statements are built once: building them is a good part of a small
+# batch's CPU, and SQLAlchemy caches their compiled form by structure anyway.
+_FENCE = (
+    update(_WRITER)
+    .where(_WRITER.c.id == 1, _WRITER.c.epoch == bindparam("b_epoch"))
+    .values(epoch=bindparam("b_epoch"))
+)
+_INSERT_ORDERS = insert(_ORDERS)
+_UPDATE_ORDERS = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("b_id"))
+    .values({c: bindparam(f"b_{c}") for c in _ORDER_COLUMNS})
+)
+_INSERT_FILLS = insert(_FILLS)
+_INSERT_TRANSITIONS = insert(_TRANSITIONS)
+_INSERT_RELEASES = insert(_RELEASES)
+_UPDATE_MARKETS = (
+    update(_MARKETS)
+    .where(_MARKETS.c.market_id == bindparam("b_market_id"))
+    .values(
+        seq=bindparam("b_seq"),
+        next_order_id=bindparam("b_next_order_id"),
+        next_trade_id=bindparam("b_next_trade_id"),
+        status=bindparam("b_status"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
 async def write_batch(
     session: AsyncSession,
     batch: Batch,
@@ -160,47 +190,33 @@ async def write_batch(
 ) -> None:
     """Everything ``batch`` changed, in the caller's transaction, if ``epoch`` still writes."""
     conn = await _conn(session)
-    fenced = await conn.execute(
-        update(_WRITER).where(_WRITER.c.id == 1, _WRITER.c.epoch == epoch).values(epoch=epoch)
-    )
+    fenced = await conn.execute(_FENCE, {"b_epoch": epoch})
     if fenced.rowcount != 1:
         raise FencedOut(f"writer epoch {epoch} is no longer current: another replica writes")
     if batch.new_orders:
-        await conn.execute(insert(_ORDERS), list(batch.new_orders.values()))
+        await conn.execute(_INSERT_ORDERS, list(batch.new_orders.values()))
     if batch.changed_orders:
         await conn.execute(
-            update(_ORDERS)
-            .where(_ORDERS.c.id == bindparam("b_id"))
-            .values({c: bindparam(f"b_{c}") for c in _ORDER_COLUMNS}),
+            _UPDATE_ORDERS,
             [{f"b_{k}": v for k, v in row.items()} for row in batch.changed_orders.values()],
         )
     if batch.fills:
-        await conn.execute(insert(_FILLS), batch.fills)
+        await conn.execute(_INSERT_FILLS, batch.fills)
     if batch.transitions:
-        await conn.execute(insert(_TRANSITIONS), batch.transitions)
+        await conn.execute(_INSERT_TRANSITIONS, batch.transitions)
     if batch.releases:
-        await conn.execute(insert(_RELEASES), batch.releases)
+        await conn.execute(_INSERT_RELEASES, batch.releases)
     if accounts:
-        await conn.execute(_upsert_accounts(conn), list(accounts))
+        await conn.execute(_upsert_accounts(conn.dialect.name), list(accounts))
     if markets:
-        await conn.execute(
-            update(_MARKETS)
-            .where(_MARKETS.c.market_id == bindparam("b_market_id"))
-            .values(
-                seq=bindparam("b_seq"),
-                next_order_id=bindparam("b_next_order_id"),
-                next_trade_id=bindparam("b_next_trade_id"),
-                status=bindparam("b_status"),
-                updated_at=bindparam("b_updated_at"),
-            ),
-            [{f"b_{k}": v for k, v in m.items()} for m in markets],
-        )
+        await conn.execute(_UPDATE_MARKETS, [{f"b_{k}": v for k, v in m.items()} for m in markets])
     if batch.events:
         await enqueue_many(session, batch.events)
 
 
-def _upsert_accounts(conn: AsyncConnection) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+@functools.cache
+def _upsert_accounts(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(_ACCOUNTS)
     changing = ("declared_sat", "reserved_sat", "committed_sat", "position", "fees_sat")
     return stmt.on_conflict_do_update(
