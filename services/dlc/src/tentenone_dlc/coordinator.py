@@ -318,7 +318,8 @@ class Coordinator:
         terms = TradeTerms(
             **{**_fields(terms), "oracle_public_key": announcement.oracle_public_key}
         )
-        info, curve = build_contract(terms, announcement)
+        # CPU work off the event loop: RPCs and consumers go on meanwhile
+        info, curve = await asyncio.to_thread(build_contract, terms, announcement)
         wallet = self.ports.wallet
         rate = self.settings.fee_rate
         fees = weight_to_fee(FUND_TX_BASE_WEIGHT // 2 + 36 + 4 * 34 + 249 + 4 * 34, rate)
@@ -381,22 +382,27 @@ class Coordinator:
             max(0, int(event.event_maturity_epoch - _now().timestamp()))
             // self.settings.block_interval_s
         )
-        offer = build_offer(
-            info,
-            collateral,
-            PartyFunding(
-                self.keys.pubkey(position_id),
-                await self.ports.wallet.payout_script(),
-                await self.ports.wallet.change_script(),
-                tuple(coins),
-            ),
-            chain_hash=self.chain_hash,
-            fee_rate=self.settings.fee_rate,
-            cet_locktime=tip,
-            refund_locktime=tip + blocks + self.settings.refund_delay_blocks,
+        funding = PartyFunding(
+            self.keys.pubkey(position_id),
+            await self.ports.wallet.payout_script(),
+            await self.ports.wallet.change_script(),
+            tuple(coins),
         )
-        validate_offer(offer, self.policy)  # what the trader will check: never send a bad one
-        return offer
+
+        def build() -> OfferDlc:
+            offer = build_offer(
+                info,
+                collateral,
+                funding,
+                chain_hash=self.chain_hash,
+                fee_rate=self.settings.fee_rate,
+                cet_locktime=tip,
+                refund_locktime=tip + blocks + self.settings.refund_delay_blocks,
+            )
+            validate_offer(offer, self.policy)  # what the trader will check: never a bad one
+            return offer
+
+        return await asyncio.to_thread(build)
 
     # -- messages from the trader -----------------------------------------------------
 
