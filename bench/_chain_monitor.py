@@ -39,6 +39,7 @@ from tentenone_devnet.testing import Devnet
 __all__ = ["MonitorResult", "run"]
 
 _ROUNDS = "tentenone_chain_monitor_rounds_total"
+_DERIVED = "tentenone_chain_monitor_derived_histories_total"
 
 _VALUE = 10_500
 _FEE = 500
@@ -48,10 +49,18 @@ def _rounds() -> float:
     return REGISTRY.get_sample_value(_ROUNDS) or 0.0
 
 
+def _derived() -> float:
+    return REGISTRY.get_sample_value(_DERIVED) or 0.0
+
+
 @dataclass(frozen=True)
 class MonitorResult:
     watches: int
     per_tx: int
+    #: the monitor fetched new blocks from the node (else: Electrum per script)
+    blocks: bool
+    #: the confirmations came as ``chain.txs_confirmed`` (else one event each)
+    batched: bool
     #: ElectrumX alone: every history, transaction and proof the round needs, at once
     electrumx_floor_s: float
     reply_hold_s: float | None
@@ -64,6 +73,8 @@ class MonitorResult:
     first_event_s: float
     all_events_s: float
     rounds: int
+    #: changed scripts whose history the monitor read from the block
+    derived: int
 
 
 def _build(net: Devnet, keys: list[Key], per_tx: int) -> list[str]:
@@ -128,7 +139,14 @@ async def _idle(runner: ServiceRunner, net: Devnet) -> None:
 
 
 async def _measure(
-    net: Devnet, pg_url: str, amqp_url: str, tmp: Path, n: int, per_tx: int
+    net: Devnet,
+    pg_url: str,
+    amqp_url: str,
+    tmp: Path,
+    n: int,
+    per_tx: int,
+    blocks: bool,
+    batched: bool,
 ) -> MonitorResult:
     keys = [Key() for _ in range(n)]
     raws = await asyncio.to_thread(_build, net, keys, per_tx)
@@ -138,6 +156,10 @@ async def _measure(
         electrum_servers=[f"tcp://{net.electrum_address}"],
         header_file=tmp / "headers",
         http_port=0,
+        bitcoind_rpc_url=net.rpc_url if blocks else None,
+        bitcoind_rpc_user=net.rpc_auth[0],
+        bitcoind_rpc_password=net.rpc_auth[1],
+        batched_owners=["bench"] if batched else [],
     )
     runner = ServiceRunner(service, settings)
     await runner.start()
@@ -151,7 +173,14 @@ async def _measure(
         if event.payload.watch_id in watch_ids:
             arrived.setdefault(event.event_id, time.perf_counter())
 
+    async def on_batch(event: ReceivedEvent[wire.TxsConfirmed]) -> None:
+        now = time.perf_counter()
+        for n, item in enumerate(event.payload.confirmations):
+            if item.watch_id in watch_ids:
+                arrived.setdefault(f"{event.event_id}/{n}", now)
+
     await client.subscribe(wire.TxConfirmed, on_confirmed, name="bench_confirmed")
+    await client.subscribe(wire.TxsConfirmed, on_batch, name="bench_batched")
     try:
         started = time.perf_counter()
         for i in range(0, n, 100):
@@ -171,6 +200,7 @@ async def _measure(
         register_s = time.perf_counter() - started
         await _idle(runner, net)
         rounds_before = _rounds()
+        derived_before = _derived()
         faucet = net.faucet_address()
         timeline = asyncio.create_task(_timeline(runner, net.rpc.call("getblockcount") + 1))
         await asyncio.sleep(0.1)
@@ -191,6 +221,8 @@ async def _measure(
         return MonitorResult(
             watches=n,
             per_tx=per_tx,
+            blocks=blocks,
+            batched=batched,
             electrumx_floor_s=floor,
             reply_hold_s=net.electrum_reply_hold_s,
             register_s=register_s,
@@ -202,6 +234,7 @@ async def _measure(
             first_event_s=first - t1,
             all_events_s=last - t1,
             rounds=int(_rounds() - rounds_before),
+            derived=int(_derived() - derived_before),
         )
     finally:
         await client.close()
@@ -245,7 +278,13 @@ def _scripthash(script: bytes) -> str:
     return hashlib.sha256(script).digest()[::-1].hex()
 
 
-def run(n: int, reply_hold_s: float | None, per_tx: int = 1) -> MonitorResult:
+def run(
+    n: int,
+    reply_hold_s: float | None,
+    per_tx: int = 1,
+    blocks: bool = True,
+    batched: bool = False,
+) -> MonitorResult:
     """One measurement on a fresh devnet, database and vhost."""
     pool = VhostPool()
     vhost = pool.acquire()
@@ -257,7 +296,14 @@ def run(n: int, reply_hold_s: float | None, per_tx: int = 1) -> MonitorResult:
                 net.start_electrumx()
                 return asyncio.run(
                     _measure(
-                        net, postgres.async_url(db_name), vhost_url(vhost), Path(tmp), n, per_tx
+                        net,
+                        postgres.async_url(db_name),
+                        vhost_url(vhost),
+                        Path(tmp),
+                        n,
+                        per_tx,
+                        blocks,
+                        batched,
                     )
                 )
             finally:

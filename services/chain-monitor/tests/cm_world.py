@@ -64,6 +64,10 @@ def txid_of(coin: Spendable) -> str:
 async def start_world(
     net: Devnet, pg_url: str, amqp_url: str, tmp_path: Path, **settings: Any
 ) -> AsyncIterator[World]:
+    # New blocks come from the node as deployed (ADR 0055); a test may pass None.
+    settings.setdefault("bitcoind_rpc_url", net.rpc_url)
+    settings.setdefault("bitcoind_rpc_user", net.rpc_auth[0])
+    settings.setdefault("bitcoind_rpc_password", net.rpc_auth[1])
     config = ChainMonitorSettings(
         database_url=pg_url,
         amqp_url=amqp_url,

@@ -62,6 +62,9 @@ async def _monitor_process(
         amqp_url=amqp_url,
         electrum=[f"tcp://{net.electrum_address}"],
         header_file=str(tmp / "headers"),
+        bitcoind_rpc_url=net.rpc_url,
+        bitcoind_rpc_user=net.rpc_auth[0],
+        bitcoind_rpc_password=net.rpc_auth[1],
         # Small batches, each logged: the test sees the round under way and kills it there.
         batch_size="4",
         progress_log_s="0.001",

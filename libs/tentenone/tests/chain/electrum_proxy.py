@@ -2,9 +2,9 @@
 
 It forwards every line both ways and, for the reply kinds switched on in
 ``corrupt``, rewrites what the real server said: a header chunk whose last
-header misses its proof-of-work target, a merkle branch with a flipped byte,
-a history that is not a list, a line that is not JSON; or it swallows
-broadcasts. This is the only stand-in in these tests: a real server does
+header (and a notified tip header) misses its proof-of-work target, a merkle
+branch with a flipped byte, a history that is not a list, a line that is not
+JSON; or it swallows broadcasts. This is the only stand-in in these tests: a real server does
 not misbehave on request.
 """
 
@@ -100,7 +100,13 @@ class RewritingProxy:
             return line
         method = methods.get(message.get("id"))
         result = message.get("result")
-        if method == "blockchain.block.headers" and "headers" in self.corrupt and result:
+        notified = message.get("method")
+        if notified == "blockchain.headers.subscribe" and "headers" in self.corrupt:
+            # The client connects the next header from the notification itself.
+            tip = message["params"][0]
+            tip["hex"] = _weak_header(bytes.fromhex(tip["hex"])).hex()
+            self.rewritten.append(notified)
+        elif method == "blockchain.block.headers" and "headers" in self.corrupt and result:
             raw = bytes.fromhex(result["hex"])
             if raw:
                 result["hex"] = (raw[:-80] + _weak_header(raw[-80:])).hex()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "DERIVED",
+    "EARLY",
     "EVENTS",
     "PROCESSED_HEIGHT",
     "ROUNDS",
@@ -28,4 +30,12 @@ ROUND_SECONDS = Histogram(
 )
 PROCESSED_HEIGHT = Gauge(
     "tentenone_chain_monitor_processed_height", "Tip height every watch was processed to"
+)
+DERIVED = Counter(
+    "tentenone_chain_monitor_derived_histories_total",
+    "Changed scripts whose history was read from the new blocks, not asked of the server",
+)
+EARLY = Counter(
+    "tentenone_chain_monitor_early_watches_total",
+    "Watches given the new blocks' confirmations before their script's notification came",
 )

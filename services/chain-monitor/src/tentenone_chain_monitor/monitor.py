@@ -29,12 +29,13 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tentenone.bitcoin.tx import parse_transaction
 from tentenone.chain import (
+    BlockHeader,
     ChainSource,
     HistoryItem,
     ScriptChanged,
@@ -48,8 +49,9 @@ from tentenone.chain.errors import InvalidChainInput
 from tentenone.errors import TentenoneError, Unavailable
 from tentenone.logging import get_logger
 from tentenone.store import Database
-from tentenone.wire.chain import BlockRef, ChainReorg, ReorgedTx
+from tentenone.wire.chain import BlockRef, ChainReorg, ReorgedTx, TxConfirmed, TxsConfirmed
 from tentenone_chain_monitor import metrics, repository
+from tentenone_chain_monitor.blocks import BlockMatcher, Derived
 from tentenone_chain_monitor.reconcile import (
     ROLE_CREATES,
     ROLE_HISTORY,
@@ -76,6 +78,10 @@ _T = TypeVar("_T")
 type Publish = Callable[[AsyncSession, Sequence[Emitted]], Awaitable[object]]
 
 _REORG_PART = 2000
+#: confirmations in one ``chain.txs_confirmed`` (about 400 bytes each on the bus)
+_BATCH_EVENT = 1000
+#: new blocks looked at before their notifications come (more: a long way behind)
+_EARLY_BLOCKS = 6
 
 
 class _TipMoved(Exception):
@@ -103,6 +109,8 @@ class _Round:
     deferred: set[str] = field(default_factory=set)
     #: watch id -> txid -> state reset because the reorganisation took its block
     reset: dict[str, dict[str, TxState]] = field(default_factory=dict)
+    #: watch id -> its transactions in the new blocks, for watches not in ``watches``
+    early: dict[str, list[TxInfo]] = field(default_factory=dict)
 
 
 class ChainMonitor:
@@ -112,9 +120,12 @@ class ChainMonitor:
         source: ChainSource,
         publish: Publish,
         settings: ChainMonitorSettings,
+        blocks: BlockMatcher | None = None,
     ) -> None:
         self._db = db
         self._source = source
+        #: derives histories from new blocks, when a block source is configured
+        self._blocks = blocks
         self._publish = publish
         self._settings = settings
         self._watches: dict[str, WatchSpec] = {}
@@ -146,6 +157,8 @@ class ChainMonitor:
         if not ids:
             self._by_script.pop(spec.script_hash, None)
             self._status.pop(spec.script_hash, None)
+            if self._blocks is not None:
+                self._blocks.forget(spec.script_hash)
             if spec.script_hash in self._subscribed:
                 self._subscribed.discard(spec.script_hash)
                 with contextlib.suppress(TentenoneError):
@@ -349,8 +362,19 @@ class ChainMonitor:
         ids = {wid for sh in dirty for wid in self._by_script.get(sh, ())}
         ids.update(wid for wid, _ in lost)
         work.watches = {wid: self._watches[wid] for wid in ids if wid in self._watches}
+        started = time.perf_counter()
+        await self._early(work)
         await self._fetch(work)
+        fetched = time.perf_counter()
         await self._commit(work, lost)
+        _log.debug(
+            "round at %d: %d watches, %d early; fetched in %.3f s, committed in %.3f s",
+            tip.height,
+            len(work.watches),
+            len(work.early),
+            fetched - started,
+            time.perf_counter() - fetched,
+        )
         return work
 
     async def _behind(self, cursor: BlockRef, seen: dict[int, str], tip: Tip) -> bool:
@@ -406,6 +430,7 @@ class ChainMonitor:
         for watch in work.watches.values():
             of_script.setdefault(watch.script_hash, []).append(watch)
         claimed: set[tuple[str, int | None]] = set()
+        derived = await self._derive(work, of_script)
 
         async def fetch(key: tuple[str, int | None]) -> None:
             try:
@@ -415,15 +440,49 @@ class ChainMonitor:
 
         async def script(sh: str) -> None:
             watches = of_script[sh]
-            work.histories[sh] = await self._source.history(watches[0].script)
+            if sh in derived:
+                work.histories[sh] = derived[sh].history
+                work.txs.update(derived[sh].txs)
+            else:
+                work.histories[sh] = await self._source.history(watches[0].script)
             wanted: set[tuple[str, int | None]] = set()
             for watch in watches:
                 wanted.update(await self._needed(watch, work, known.get(watch.id, {})))
-            mine = sorted(wanted - claimed, key=str)
+            mine = sorted(wanted - claimed - work.txs.keys(), key=str)
             claimed.update(mine)  # a transaction of two scripts is fetched once
             await asyncio.gather(*(fetch(key) for key in mine))
 
         await self._batched(hashes, script, "histories fetched")
+
+    async def _early(self, work: _Round) -> None:
+        """The new blocks' confirmations of watches whose notification is still on its way."""
+        cursor = work.cursor
+        if self._blocks is None or work.reorg is not None or cursor is None:
+            return
+        if not 0 < work.tip.height - cursor.height <= _EARLY_BLOCKS:
+            return
+        others = [w for wid, w in self._watches.items() if wid not in work.watches]
+        try:
+            work.early = await self._blocks.confirmed_in(
+                cursor.height + 1, work.tip, others, self._header_at
+            )
+        except TentenoneError as exc:
+            _log.warning("block source failed, waiting for notifications: %s", exc.message)
+
+    async def _header_at(self, height: int) -> BlockHeader | None:
+        with contextlib.suppress(InvalidChainInput):
+            return await self._source.header(height)
+        return None
+
+    async def _derive(
+        self, work: _Round, of_script: dict[str, list[WatchSpec]]
+    ) -> dict[str, Derived]:
+        """The histories the new blocks explain (``blocks.BlockMatcher``); none after a reorg."""
+        if self._blocks is None or work.reorg is not None or not of_script:
+            return {}
+        derived = await self._blocks.derive(work.tip, of_script, work.statuses, self._header_at)
+        metrics.DERIVED.inc(len(derived))
+        return derived
 
     async def _needed(
         self, watch: WatchSpec, work: _Round, known: dict[str, TxState]
@@ -453,22 +512,28 @@ class ChainMonitor:
         async with self.write_lock, self._db.transaction() as session:
             if await self._hash_at(work.tip.height) != work.tip.hash:
                 raise _TipMoved
-            live = await repository.existing_watch_ids(session, work.watches)
+            live = await repository.existing_watch_ids(session, [*work.watches, *work.early])
             known = await repository.load_states(session, live)
             events: list[Emitted] = []
             if work.reorg is not None:
                 events.extend(self._reorg_events(work, lost, known))
             changed, synced = await self._apply_watches(work, live, known, events)
+            self._apply_early(work, live, known, changed, events)
             for watch_id, states in work.reset.items():
                 if watch_id in live:
                     changed[watch_id] = {**states, **changed.get(watch_id, {})}
             await self._apply_awaiting(session, work, known, changed, events)
+            events = self._batch(events)
             await self._publish(session, events)
             for emitted in events:
                 metrics.EVENTS.labels(emitted.event.event_type).inc()
             await repository.write_states(session, changed, known)
             await repository.write_watch_sync(session, synced)
             await self._save_tip(session, work)
+        if self._blocks is not None:
+            for sh, history in work.histories.items():
+                if sh not in work.deferred:
+                    self._blocks.applied(sh, work.tip, history)
         self.processed = work.tip
         self.synced = True
         metrics.PROCESSED_HEIGHT.set(work.tip.height)
@@ -527,6 +592,33 @@ class ChainMonitor:
             changed[watch.id] = updates
             synced[watch.id] = work.statuses.get(watch.script_hash)
         return changed, synced
+
+    def _apply_early(
+        self,
+        work: _Round,
+        live: set[str],
+        known: dict[str, dict[str, TxState]],
+        changed: dict[str, dict[str, TxState]],
+        events: list[Emitted],
+    ) -> None:
+        """Add the ``early`` confirmations to what each watch knows; nothing is removed."""
+        for watch_id, infos in work.early.items():
+            watch = self._watches.get(watch_id)
+            if watch is None or watch_id not in live or watch_id in changed:
+                continue
+            stored = known.get(watch_id, {})
+            seen = {
+                s.txid: Seen(s.txid, s.role, s.height, s.block_hash, s.input_index)
+                for s in stored.values()
+                if s.listed
+            }
+            for info in infos:
+                role, index = self._role(watch, info, stored.get(info.txid))
+                seen[info.txid] = Seen(info.txid, role, info.height, info.block_hash, index)
+            updates, emitted = reconcile(watch, stored, seen.values(), work.tip)
+            events.extend(emitted)
+            changed[watch_id] = updates
+        metrics.EARLY.inc(len(work.early))
 
     def _seen(self, watch: WatchSpec, work: _Round, known: dict[str, TxState]) -> list[Seen] | None:
         """Where each transaction of ``watch`` is now; None if something must be asked again."""
@@ -587,6 +679,32 @@ class ChainMonitor:
                 events.extend(emitted)
                 known.setdefault(watch_id, {})[state.txid] = state  # a row to update
                 changed.setdefault(watch_id, {})[state.txid] = updated
+
+    def _batch(self, events: list[Emitted]) -> list[Emitted]:
+        """The confirmations of ``batched_owners`` grouped: one event per owner and chunk.
+
+        Its id derives from its members' ids: each member is written once (its
+        ``depth_done`` changes in this transaction), so no fact is in two events.
+        """
+        owners = set(self._settings.batched_owners)
+        if not owners:
+            return events
+        out: list[Emitted] = []
+        grouped: dict[str, list[Emitted]] = {}
+        for emitted in events:
+            event = emitted.event
+            if isinstance(event, TxConfirmed) and event.owner in owners:
+                grouped.setdefault(event.owner, []).append(emitted)
+            else:
+                out.append(emitted)
+        for owner, members in grouped.items():
+            for start in range(0, len(members), _BATCH_EVENT):
+                chunk = members[start : start + _BATCH_EVENT]
+                batch = TxsConfirmed(
+                    owner=owner, confirmations=[cast(TxConfirmed, e.event) for e in chunk]
+                )
+                out.append(Emitted(event_id("batch", *(e.event_id for e in chunk)), batch))
+        return out
 
     async def _save_tip(self, session: AsyncSession, work: _Round) -> None:
         keep = self._settings.max_reorg_depth + 1

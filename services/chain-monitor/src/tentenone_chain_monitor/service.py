@@ -16,11 +16,13 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from tentenone.chain import ChainSource, ElectrumChainSource, FileHeaderStore
+from tentenone.chain.block import BitcoindBlockSource
 from tentenone.errors import ConfigError, Unavailable
 from tentenone.service import Service, ServiceContext
 from tentenone.store import add_events
 from tentenone.wire import chain as wire
 from tentenone_chain_monitor import queries, watches
+from tentenone_chain_monitor.blocks import BlockMatcher
 from tentenone_chain_monitor.models import ChainMonitorTable
 from tentenone_chain_monitor.monitor import ChainMonitor
 from tentenone_chain_monitor.reconcile import Emitted
@@ -113,7 +115,21 @@ async def _start(ctx: ServiceContext) -> None:
             )
 
     ctx.extras["source"] = source
-    ctx.extras["monitor"] = ChainMonitor(ctx.db, source, publish, settings)
+    ctx.extras["blocks"] = blocks = _block_matcher(settings)
+    ctx.extras["monitor"] = ChainMonitor(ctx.db, source, publish, settings, blocks)
+
+
+def _block_matcher(settings: ChainMonitorSettings) -> BlockMatcher | None:
+    if not settings.bitcoind_rpc_url:
+        return None
+    password = settings.bitcoind_rpc_password
+    node = BitcoindBlockSource(
+        settings.bitcoind_rpc_url,
+        settings.bitcoind_rpc_user or "",
+        password.get_secret_value() if password else "",
+        timeout_s=settings.request_timeout_s,
+    )
+    return BlockMatcher(node)
 
 
 @service.on_shutdown
@@ -121,6 +137,9 @@ async def _stop(ctx: ServiceContext) -> None:
     source = ctx.extras.get("source")
     if source is not None:
         await source.close()
+    blocks = ctx.extras.get("blocks")
+    if isinstance(blocks, BlockMatcher):
+        await blocks.close()
 
 
 @service.background

@@ -4,7 +4,8 @@
 (the devnet demo component exports ``TENTENONE_ELECTRUM_SERVERS``): a comma
 separated list (or a JSON list) of ``tcp://host:port`` / ``ssl://host:port``,
 tried in turn. A real bitcoind behind ElectrumX, electrs or Fulcrum is
-configured the same way.
+configured the same way. ``BITCOIND_RPC_URL`` / ``_USER`` / ``_PASSWORD`` (shared
+too) name a node to fetch new blocks from (ADR 0055).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from tentenone.chain import Network
 from tentenone.chain.settings import ElectrumServers
@@ -35,6 +36,15 @@ class ChainMonitorSettings(BaseServiceSettings):
     tls_cafile: Path | None = Field(
         default=None, description="CA bundle for ssl:// servers (default: the system's)"
     )
+    #: a node's JSON-RPC to fetch new blocks from (``getblock``): a block that confirms
+    #: many watches is then matched locally, not asked of the Electrum server per script.
+    #: Trusted for nothing (checked against the header chain); None: Electrum only
+    bitcoind_rpc_url: str | None = None
+    bitcoind_rpc_user: str | None = None
+    bitcoind_rpc_password: SecretStr | None = None
+    #: owners whose confirmations come as one ``chain.txs_confirmed`` per round (and
+    #: owner) instead of one ``chain.tx_confirmed`` per watch and depth
+    batched_owners: list[str] = Field(default_factory=list)
     request_timeout_s: float = Field(default=10.0, gt=0, le=300)
     call_timeout_s: float = Field(default=30.0, gt=0, le=600)
     ban_s: float = Field(default=300.0, ge=0)

@@ -20,7 +20,7 @@ from tentenone.bus.errors import BusUnavailable
 from tentenone.bus.events import ReceivedEvent
 from tentenone.bus.memory import MemoryBroker
 from tentenone.wire.base import Event
-from tentenone.wire.chain import ChainReorg, OutpointSpent, TxConfirmed
+from tentenone.wire.chain import ChainReorg, OutpointSpent, TxConfirmed, TxsConfirmed
 
 __all__ = ["READY", "EventLog", "monitor_env", "start_client"]
 
@@ -34,7 +34,14 @@ class EventLog:
     received: list[tuple[str, Event]] = field(default_factory=list)
 
     async def on_event(self, event: ReceivedEvent[Any]) -> None:
-        self.received.append((event.event_id, event.payload))
+        payload = event.payload
+        if isinstance(payload, TxsConfirmed):
+            # One per confirmation, under ids that a redelivery of the batch repeats.
+            self.received.extend(
+                (f"{event.event_id}/{n}", item) for n, item in enumerate(payload.confirmations)
+            )
+        else:
+            self.received.append((event.event_id, payload))
 
     def unique(self) -> dict[str, Event]:
         """One payload per event id (a redelivery carries the same id and body)."""
@@ -87,7 +94,7 @@ async def start_client(
     bus = Bus.for_url(name, amqp_url, broker=broker, prefix=prefix)
     await _retry(bus.start, tries)
     log = EventLog()
-    for kind in (TxConfirmed, OutpointSpent, ChainReorg):
+    for kind in (TxConfirmed, TxsConfirmed, OutpointSpent, ChainReorg):
         await bus.subscribe(kind, log.on_event, name=f"seen_{kind.event_type.replace('.', '_')}")
     return bus, log
 

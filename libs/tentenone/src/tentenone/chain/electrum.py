@@ -524,12 +524,19 @@ class ElectrumChainSource:
             if tip_height <= chain.base_height:
                 raise _Lagging(f"{session.server} is at {tip_height}, below our base")
             start, back = min(chain.tip_height + 1, tip_height), 1
+            # The next block's header is in the notification: no round trip (a small
+            # reply ElectrumX may hold for a second).
+            headers: list[BlockHeader] | None = None
+            if tip_height == chain.tip_height + 1 and tip_header.prev_hash == chain.tip.hash:
+                headers = [tip_header]
             while True:
-                headers = await self._fetch_headers(session, start, tip_height - start + 1)
+                if headers is None:
+                    headers = await self._fetch_headers(session, start, tip_height - start + 1)
                 try:
                     update = chain.connect(start, headers)
                     break
                 except NotConnected:
+                    headers = None
                     if (
                         start <= chain.base_height + 1
                         or chain.tip_height - start >= self._max_reorg_depth

@@ -8,6 +8,9 @@ what happens on chain from its events (exchange ``chain-monitor.events``):
   depths (1 = in a block). Once per (watch, transaction, depth, block); again,
   with a new event id, if a reorganisation took the transaction out and a
   block put it back.
+- ``chain.txs_confirmed``: instead of ``chain.tx_confirmed``, for the owners the
+  monitor is configured to batch (``batched_owners``): the confirmations of one
+  owner's watches that one round found, in one message (ADR 0055).
 - ``chain.spent``: a watched outpoint is spent, first seen in the mempool
   (``confirmed`` false), then in a block (``confirmed`` true).
 - ``chain.reorg``: the best chain changed below its tip; lists the watched
@@ -73,6 +76,7 @@ __all__ = [
     "TxConfirmed",
     "TxStatus",
     "TxStatusRequest",
+    "TxsConfirmed",
     "UnknownWatch",
     "UnwatchRequest",
     "Watch",
@@ -311,6 +315,22 @@ class TxConfirmed(Event):
     #: the depth now (larger than ``depth`` when catching up after a pause)
     confirmations: int
     tip: BlockRef
+
+
+class TxsConfirmed(Event):
+    """Confirmations of one owner's watches from one round, in one message.
+
+    For the owners the monitor is configured to batch (``batched_owners``):
+    each item is what a ``chain.tx_confirmed`` would have said, and each is in
+    exactly one ``chain.txs_confirmed``. A block confirming a thousand of an
+    owner's watches is one message on the bus, not a thousand.
+    """
+
+    event_type = "chain.txs_confirmed"
+    source = SERVICE
+
+    owner: str
+    confirmations: list[TxConfirmed]
 
 
 class OutpointSpent(Event):
