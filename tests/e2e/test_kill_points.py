@@ -99,6 +99,14 @@ TRADER_CLOSE_POINTS = (
     "dlc.trader.close.after_accept_save",
     "dlc.trader.close.after_confirm_receive",
 )
+#: a rollover, in the order the coordinator meets them
+COORDINATOR_ROLLOVER_POINTS = (
+    "dlc.coordinator.rollover.after_save",
+    "dlc.coordinator.rollover.after_receive",
+    "dlc.coordinator.rollover.after_sign_save",
+    "dlc.coordinator.rollover.after_finalize_receive",
+    "dlc.coordinator.rollover.after_confirm",
+)
 #: the trader settles alone only when the coordinator does not: its DLC service is down
 TRADER_SETTLING_POINTS = (
     "dlc.trader.settle.after_attest",
@@ -351,5 +359,41 @@ async def test_the_trader_killed_at_each_close_step_still_closes_with_no_sat_los
     try:
         closed = await drive(system, trader, frozenset({T.CLOSED}), 240)
         await conserved(coordinator_wallet, trader, before, closed)
+    finally:
+        await trader.close()
+
+
+async def roll_over_until_asked(trader: Trader, position_id: str, within: float) -> None:
+    """Ask for the rollover until the coordinator answers (it dies, once, while offering)."""
+
+    async def asked() -> bool:
+        try:
+            await trader.roll_over(position_id)
+        except TentenoneError as exc:
+            print(f"rollover not asked yet: {exc.code}: {exc.message}")
+            return False
+        return True
+
+    await wait_until(asked, within, interval=2, what="the rollover asked")
+
+
+@pytest.mark.timeout(600)
+async def test_the_coordinator_killed_at_each_rollover_step_still_settles_with_no_sat_lost(
+    system: System, tmp_path: Path, coordinator_wallet: Wallet
+) -> None:
+    trader = await new_trader(system, tmp_path / "trader")
+    try:
+        initial = await fund(system, trader, FUNDS)
+        before = coordinator_wallet.balance().total + initial
+        # time to open and roll over before the expiry
+        await place(system, trader, await open_market(system, LEAD_S + 30), "long")
+        opened = await drive(system, trader, frozenset({T.OPEN}), 240)
+        await system.restart("dlc", crash_at=COORDINATOR_ROLLOVER_POINTS)
+        deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_ROLLOVER_POINTS))
+        await roll_over_until_asked(trader, opened.position_id, 120)
+        renewed = await roll_over(system, trader, opened)
+        await deaths
+        settled = await settle_renewed(system, trader, "long", initial, opened, renewed, 0)
+        await conserved(coordinator_wallet, trader, before, settled, opened)
     finally:
         await trader.close()
