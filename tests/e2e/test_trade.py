@@ -194,6 +194,10 @@ async def lose_device_then_settle(
     # as ``tentenone-trader restore --words ...`` then any command on the new device
     settings = trader_settings(system, base / "new device")
     restoring = await Trader.restore_wallet(settings, words, PASSPHRASE)
+    report = restoring.restore_report
+    # checked against the coordinator: nothing missing; the state number the backup noted
+    assert report is not None and not report.missing_positions, report
+    assert 0 < report.backup_state_number <= report.coordinator_state_number, report
     await restoring.close()
     restored = traders["restored"] = await Trader.open(settings, PASSPHRASE)
     await restored.start()

@@ -81,7 +81,7 @@ def test_round_trip_and_compression() -> None:
     assert blob_version(blob) == 5
     assert decrypt_backup(blob, KEYS.backup_key()) == _payload(5)
     assert len(blob) < 20_000  # hex compresses
-    assert b"p1" not in blob  # nothing in clear but the header
+    assert b"regtest" not in blob and KEYS.node_pubkey.hex().encode() not in blob  # all sealed
 
 
 def test_another_seed_or_a_damaged_blob_is_refused() -> None:

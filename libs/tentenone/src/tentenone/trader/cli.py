@@ -133,6 +133,15 @@ async def _restore(args: argparse.Namespace) -> None:
     )
     count = len(await trader.contract_rows())
     print(f"Restored node {trader.node_pubkey}: {count} contract(s) from the backup")
+    report = trader.restore_report
+    if count and report is None:
+        print("The coordinator could not be asked whether this backup is the latest.")
+    elif report is not None and report.behind:
+        print(
+            f"The backup (state {report.backup_state_number}) is behind the coordinator "
+            f"(state {report.coordinator_state_number}): the app catches up from it and "
+            "the chain before it broadcasts anything."
+        )
     await trader.close()
 
 

@@ -36,6 +36,7 @@ from tentenone.trader.backup import (
     ContractRecord,
     LocalBackupFile,
     OrderRecord,
+    StaleReport,
     check_fresh,
     decrypt_backup,
     encrypt_backup,
@@ -205,6 +206,8 @@ class Trader:
         self._tasks: list[asyncio.Task[None]] = []
         self._announcements: dict[str, OracleAnnouncement] = {}
         self._backup_lock = asyncio.Lock()
+        #: what the coordinator knew that the backup restored last did not (None: not asked)
+        self.restore_report: StaleReport | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -592,10 +595,27 @@ class Trader:
                     s.add(MetaRow(key="backup_version", value=str(version)))
                 else:
                     row.value = str(version)
+            await self._note_state_number()
             blob = encrypt_backup(await self._payload(version), self.keys.backup_key())
             await asyncio.to_thread(self.backup_file.write, blob)
             await self.gateway.put_backup(version, blob)
             return version
+
+    async def _note_state_number(self) -> None:
+        """The coordinator's state number, asked before our state is read into a backup:
+        a restore compares it with the coordinator's then (``StaleReport.behind``). Offline,
+        the last one known stays."""
+        try:
+            number = await self.gateway.state_number()
+        except TentenoneError as exc:
+            _log.info("state number not refreshed for the backup: %s", exc)
+            return
+        async with self.db.transaction() as s:
+            row = await s.get(MetaRow, "state_number")
+            if row is None:
+                s.add(MetaRow(key="state_number", value=str(number)))
+            elif int(row.value) < number:
+                row.value = str(number)
 
     async def backup_now_quiet(self) -> None:
         try:
@@ -603,11 +623,14 @@ class Trader:
         except TentenoneError as exc:
             _log.warning("backup to the gateway failed (the local file is written): %s", exc)
 
-    async def load_backup(self, payload: BackupPayload) -> None:
-        """Resume from ``payload`` unless the coordinator knows of a later signature."""
+    async def load_backup(self, payload: BackupPayload) -> StaleReport | None:
+        """Resume from ``payload`` unless the coordinator knows of a later signature
+        (``BackupStale``); what it knows that the backup does not, or None if the
+        coordinator could not be asked."""
+        report: StaleReport | None = None
         with contextlib.suppress(GatewayUnavailable):
             found = await self.gateway.positions()
-            check_fresh(
+            report = check_fresh(
                 payload,
                 found.state_number,
                 {p.position_id: p.state for p in found.positions},
@@ -640,3 +663,12 @@ class Trader:
                 ("backup_version", payload.version),
             ):
                 s.add(MetaRow(key=key, value=str(value)))
+        self.restore_report = report
+        if report is not None and report.behind:
+            _log.warning(
+                "the backup (state %d) is behind the coordinator (state %d): catching up "
+                "from its messages and the chain before anything is broadcast",
+                report.backup_state_number,
+                report.coordinator_state_number,
+            )
+        return report
