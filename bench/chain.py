@@ -234,25 +234,30 @@ def _devnet(blocks: int, write: bool) -> int:
 
 def _monitor_rows(
     per_txs: tuple[int, ...], holds: tuple[str, ...], events: tuple[str, ...]
-) -> list[tuple[int, float | None, bool]]:
-    """(outputs per tx, reply hold, batched) of each row; by default per-watch events with
-    both holds, then batched events with the deployed hold."""
+) -> list[tuple[int, float | None, bool, bool]]:
+    """(outputs per tx, reply hold, batched, blocks) of each row. By default: per-watch
+    events with both holds, batched events with the deployed hold, and the reference:
+    the per-script Electrum path (no block source) of 1,000 x 1."""
     chosen = [None if h == "deployed" else TEST_REPLY_HOLD_S for h in holds or _HOLDS]
     if events:
-        return [(p, h, e == "batched") for e in events for p in per_txs for h in chosen]
-    rows = [(p, h, False) for p in per_txs for h in chosen]
-    return rows + [(p, None, True) for p in per_txs]
+        return [(p, h, e == "batched", True) for e in events for p in per_txs for h in chosen]
+    rows = [(p, h, False, True) for p in per_txs for h in chosen]
+    return [*rows, *((p, None, True, True) for p in per_txs), (1, TEST_REPLY_HOLD_S, False, False)]
 
 
-def _monitor(watches: int, write: bool, rows_wanted: list[tuple[int, float | None, bool]]) -> int:
+def _monitor(
+    watches: int, write: bool, rows_wanted: list[tuple[int, float | None, bool, bool]]
+) -> int:
     host = machine()
     rows = []
-    for per_tx, hold, batched in rows_wanted:
-        print(f"chain monitor: {watches} watches, {per_tx}/tx, hold {hold}, batched {batched}")
-        r = run_monitor(watches, hold, per_tx, batched=batched)
+    for per_tx, hold, batched, blocks in rows_wanted:
+        print(f"chain monitor: {watches}, {per_tx}/tx, hold {hold}, {batched=}, {blocks=}")
+        r = run_monitor(watches, hold, per_tx, blocks=blocks, batched=batched)
         print(f"  {r}", flush=True)
         held = "1 s (deployed)" if hold is None else f"{hold} s (tests)"
         kind = "`txs_confirmed` (batched)" if batched else "`tx_confirmed` each"
+        if not blocks:
+            kind += ", no block source: per script, as before (reference)"
         rows.append(
             f"| {watches // per_tx:,} x {per_tx} | {held} | {kind} | {r.generateblock_s:.2f} s | "
             f"{r.tip_seen_s:.2f} s | {r.first_script_s:.2f} / {r.last_script_s:.2f} s | "

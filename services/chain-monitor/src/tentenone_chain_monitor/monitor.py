@@ -7,10 +7,13 @@ needs looking at and wake the loop; a round then:
 1. takes the source's tip and compares it with the tip the last committed
    round processed (``cursor``) to find a reorganisation, even one that
    happened while the monitor was down;
-2. fetches the history of every script marked dirty (all at once, in
+2. with a block source (ADR 0055): reads the new blocks once, gives the
+   watches they confirm their events at once, and derives the histories of
+   the dirty scripts from them, each checked against its Electrum status;
+3. fetches the history of every other dirty script (all at once, in
    batches: ElectrumX holds small replies, so round trips are what cost),
    and each new or moved confirmed transaction with its merkle proof;
-3. in one database transaction: the ``chain.reorg`` event and the reset of
+4. in one database transaction: the ``chain.reorg`` event and the reset of
    the transactions it took, every watch's new transaction states with
    their ``chain.spent`` / ``chain.tx_confirmed`` events, depth progress of
    the watches that did not change, and the new cursor.
