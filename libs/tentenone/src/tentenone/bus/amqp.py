@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
 import aiormq
@@ -26,6 +26,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+from aiormq.connection import TransportFactory
+from yarl import URL
 
 from tentenone.bus.errors import BusUnavailable, UnknownService
 from tentenone.bus.message import Delivery, Envelope
@@ -120,6 +122,86 @@ class _AmqpConsumer(ConsumerHandle):
             _log.warning("closing consumer channel of %s failed: %r", self._queue.name, exc)
 
 
+class _BatchingWriter(asyncio.StreamWriter):
+    """Frames written in one turn of the event loop leave in one ``send``, in order.
+
+    aiormq writes each frame (a publish, an ack) on its own; on this kind of
+    machine every ``send`` on loopback costs a system call and a wake-up of
+    the broker, which was the largest single cost of a relay round or an RPC
+    (ADR 0019). Whatever is written before the loop turns goes out together.
+    """
+
+    def __init__(
+        self,
+        transport: asyncio.WriteTransport,
+        protocol: asyncio.StreamReaderProtocol,
+        reader: asyncio.StreamReader,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        super().__init__(transport, protocol, reader, loop)
+        self._pending: list[bytes] = []
+        self._flush_loop = loop
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            self._flush_loop.call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def writelines(self, data: Any) -> None:
+        for chunk in data:
+            self.write(chunk)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            if not self.transport.is_closing():
+                super().write(data)
+
+    async def drain(self) -> None:
+        self._flush()
+        await super().drain()
+
+    def write_eof(self) -> None:
+        self._flush()
+        super().write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        super().close()
+
+
+class _BatchingTcp(TransportFactory):
+    """aiormq's plain TCP connection, with a ``_BatchingWriter``."""
+
+    async def create(
+        self, url: URL, **kwargs: Any
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        kwargs.pop("ssl_context_provider", None)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        try:
+            transport, _ = await loop.create_connection(
+                lambda: protocol, url.host or "localhost", url.port or 5672, **kwargs
+            )
+        except OSError as exc:
+            raise aiormq.exceptions.AMQPConnectionError(*exc.args) from exc
+        return reader, _BatchingWriter(transport, protocol, reader, loop)
+
+
+class _RobustConnection(aio_pika.RobustConnection):
+    """aio-pika's robust connection on a ``_BatchingTcp`` (plain ``amqp://`` only).
+
+    aio-pika passes its ``kwargs`` on to ``aiormq.connect`` at each (re)connect.
+    """
+
+    def __init__(self, url: URL, loop: asyncio.AbstractEventLoop | None = None, **kw: Any) -> None:
+        super().__init__(url, loop, **kw)
+        if self.url.scheme == "amqp":
+            self.kwargs["transport_factory"] = _BatchingTcp()
+
+
 class AmqpTransport(Transport):
     def __init__(
         self,
@@ -152,6 +234,7 @@ class AmqpTransport(Transport):
                 timeout=self._connect_timeout,
                 reconnect_interval=self._reconnect_interval,
                 client_properties={"connection_name": self._name},
+                connection_class=_RobustConnection,
             )
             self._pub = await self._conn.channel(publisher_confirms=True, on_return_raises=True)
             self._pub_transient = await self._conn.channel(
@@ -244,14 +327,15 @@ class AmqpTransport(Transport):
         except (*CONNECTION_EXCEPTIONS, TimeoutError) as exc:
             raise BusUnavailable(f"binding {queue!r} to {exchange!r} failed: {exc!r}") from exc
 
-    async def _publish_channel(self, exchange: str, persistent: bool) -> aiormq.abc.AbstractChannel:
+    async def _publish_channel(self, exchange: str, persistent: bool) -> aiormq.Channel:
         # A channel confirms in its own order (one process in the broker): a
         # transient message behind persistent ones would wait for their fsync.
         pub = self._channel(self._pub if persistent else self._pub_transient)
         if exchange != "" and exchange not in self._exchanges:
             raise ConfigError(f"exchange {exchange!r} was not declared")
         # The robust channel's current underlying channel (a new one after a reconnect).
-        return await pub.get_underlay_channel()
+        # aiormq's own Channel (its abstract class lacks basic_publish's ``wait``).
+        return cast(aiormq.Channel, await pub.get_underlay_channel())
 
     async def publish(
         self, exchange: str, routing_key: str, envelope: Envelope, *, mandatory: bool = False
@@ -274,12 +358,16 @@ class AmqpTransport(Transport):
         try:
             async with asyncio.timeout(self._publish_timeout):
                 channel = await self._publish_channel(exchange, envelope.persistent)
+                # wait=False: do not hold the channel until the frame is written;
+                # the broker's confirm is still awaited. Publishes in flight then
+                # reach the writer together and leave in one send (_BatchingWriter).
                 await channel.basic_publish(
                     envelope.body,
                     exchange=exchange,
                     routing_key=routing_key,
                     properties=properties,
                     mandatory=mandatory,
+                    wait=False,
                 )
         except PublishError as exc:
             raise UnknownService(f"nothing is bound to {routing_key!r} on {exchange!r}") from exc
