@@ -3,8 +3,8 @@ the trade still settles with exact balances and no sat lost.
 
 Each test trades a 5x long to settlement on the devnet with every service a
 real process (the trader's seen points also roll it over into the next expiry
-on the way: the process asks for it by itself and dies after saving its
-renew_accept). The coordinator's DLC service is restarted with crash points
+on the way: the process asks for it by itself and dies at each step of it, the
+renewal mined meanwhile). The coordinator's DLC service is restarted with crash points
 (``TENTENONE_CRASH_AT``); the trader runs as ``python -m tentenone.trader run``
 with its own. A process that dies at a point is started again with the next
 one, then without any; the trader's last restart is in this process (the same
@@ -38,7 +38,6 @@ from trading import (
     PASSPHRASE,
     drive,
     fund,
-    latest_market,
     new_trader,
     open_market,
     place,
@@ -62,6 +61,9 @@ from tentenone.wallet import Wallet
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+#: how far ahead a trade's expiry is: time for a few restarts before it, or for nine
+SOON_S = 110
+FAR_S = 200
 #: in the order a trade meets them (each process dies at the first, then the next)
 COORDINATOR_POINTS = (
     "dlc.coordinator.offer.after_save",
@@ -88,7 +90,14 @@ TRADER_OPENING_POINTS = (
     "dlc.trader.open.after_funding_broadcast",
 )
 #: the trader process asks for the rollover by itself, then dies here
-TRADER_ROLLOVER_POINTS = ("dlc.trader.rollover.after_accept_save",)
+TRADER_ROLLOVER_POINTS = (
+    "dlc.trader.rollover.after_offer_save",
+    "dlc.trader.rollover.after_accept_save",
+    "dlc.trader.rollover.after_accept_send",
+    "dlc.trader.rollover.after_sign_receive",
+    "dlc.trader.rollover.after_sign_save",
+    "dlc.trader.rollover.after_confirm",
+)
 #: an early close: the coordinator dies after saving its quote, then after receiving the
 #: trader's signature; the trader after saving its signature, then after the confirmation
 COORDINATOR_CLOSE_POINTS = (
@@ -118,7 +127,10 @@ TRADER_SETTLING_POINTS = (
 @pytest.fixture(scope="module")
 def system_config() -> SystemConfig:
     # far refund locktime: the waits below mine many blocks
-    return trade_system(refund_delay_blocks=1_000)
+    # four expiries open (a minute apart): the longest chain below needs minutes before its
+    # expiry, the others take the first at least SOON_S out
+    orderbook = {"TENTENONE_ORDERBOOK_MARKETS_AHEAD": "4"}
+    return trade_system(refund_delay_blocks=1_000, env={"orderbook": orderbook})
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -199,6 +211,13 @@ async def run_to_each(runner: PythonProcess, points: Sequence[str]) -> None:
             runner.kill()
 
 
+async def mine_every(system: System, seconds: float) -> None:
+    """A block every ``seconds`` until cancelled."""
+    while True:
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(system.mine, 1)
+
+
 async def mine_after_maturity(
     system: System, maturity: dt.datetime, until: asyncio.Task[None]
 ) -> None:
@@ -210,7 +229,7 @@ async def mine_after_maturity(
 
 
 @pytest.mark.timeout(600)
-async def test_the_trader_killed_after_saving_accept_sign_and_renew_accept_settles_no_sat_lost(
+async def test_the_trader_killed_after_saving_accept_sign_and_at_each_rollover_step_settles(
     system: System, tmp_path: Path, coordinator_wallet: Wallet
 ) -> None:
     data_dir = tmp_path / "trader"
@@ -218,7 +237,8 @@ async def test_the_trader_killed_after_saving_accept_sign_and_renew_accept_settl
     initial = await fund(system, trader, FUNDS)
     before = coordinator_wallet.balance().total + initial
     # time to open and roll over before the expiry
-    await place(system, trader, await open_market(system, LEAD_S + 30), "long")
+    # nine restarts of the trader process before the expiry
+    await place(system, trader, await open_market(system, FAR_S), "long")
     await trader.close()  # the trader process answers the offer
     runner = trader_runner(system, data_dir)
     await run_to_each(runner, TRADER_SEEN_POINTS)
@@ -234,11 +254,15 @@ async def test_the_trader_killed_after_saving_accept_sign_and_renew_accept_settl
         "TENTENONE_TRADER_AUTO_ROLLOVER": "true",
         "TENTENONE_TRADER_ROLLOVER_WINDOW_S": "3600",
     }
-    await run_to_each(runner, TRADER_ROLLOVER_POINTS)
+    miner = asyncio.create_task(mine_every(system, 2.0))  # the renewal confirms meanwhile
+    try:
+        await run_to_each(runner, TRADER_ROLLOVER_POINTS)
+    finally:
+        miner.cancel()
     trader = await Trader.open(settings, PASSPHRASE)
     await trader.start()
     try:
-        renewed = await roll_over(system, trader, opened)  # the stored renew_accept goes out
+        renewed = await roll_over(system, trader, opened)  # the confirmed renewal taken up
         settled = await settle_renewed(system, trader, "long", initial, opened, renewed, 0)
         await conserved(coordinator_wallet, trader, before, settled, opened)
     finally:
@@ -255,7 +279,7 @@ async def test_the_coordinator_killed_at_each_step_still_settles_with_no_sat_los
         before = coordinator_wallet.balance().total + initial
         await system.restart("dlc", crash_at=COORDINATOR_POINTS)
         deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_POINTS))
-        await place(system, trader, await latest_market(system), "long")
+        await place(system, trader, await open_market(system, SOON_S), "long")
         opened = await drive(system, trader, OPEN_OR_LATER, 240)
         # the trader waits: the coordinator's own CET is what its points are about
         await mine_after_maturity(system, opened.maturity, deaths)
@@ -275,7 +299,7 @@ async def test_the_trader_killed_at_each_step_still_settles_with_no_sat_lost(
     trader = await new_trader(system, data_dir)
     initial = await fund(system, trader, FUNDS)
     before = coordinator_wallet.balance().total + initial
-    await place(system, trader, await latest_market(system), "long")
+    await place(system, trader, await open_market(system, SOON_S), "long")
     await trader.close()  # the trader process answers the offer
     runner = trader_runner(system, data_dir)
     await run_to_each(runner, TRADER_OPENING_POINTS)
@@ -323,7 +347,7 @@ async def test_the_coordinator_killed_at_each_close_step_still_closes_with_no_sa
     try:
         initial = await fund(system, trader, FUNDS)
         before = coordinator_wallet.balance().total + initial
-        await place(system, trader, await latest_market(system), "long")
+        await place(system, trader, await open_market(system, SOON_S), "long")
         opened = await drive(system, trader, frozenset({T.OPEN}), 240)
         await system.restart("dlc", crash_at=COORDINATOR_CLOSE_POINTS)
         deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_CLOSE_POINTS))
@@ -345,7 +369,7 @@ async def test_the_trader_killed_at_each_close_step_still_closes_with_no_sat_los
     try:
         initial = await fund(system, trader, FUNDS)
         before = coordinator_wallet.balance().total + initial
-        await place(system, trader, await latest_market(system), "long")
+        await place(system, trader, await open_market(system, SOON_S), "long")
         opened = await drive(system, trader, frozenset({T.OPEN}), 240)
     finally:
         await trader.close()
