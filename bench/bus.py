@@ -326,7 +326,10 @@ Events, ours: relay started with the events committed (written to the outbox
 beforehand at {r["write_rate"]:,.0f}/s in transactions of 100), until the
 consumer applied the last (inbox claim in PostgreSQL, batched transactions);
 bare: publish with confirms and persistent messages to a quorum queue, a
-consumer acking each; both on quorum queues.
+consumer acking each; both on quorum queues. Bare publishes with aio-pika's
+defaults, each publish holding its channel until its frame is written; ours
+does not wait for that (the confirm is still awaited) and sends the frames
+written in one turn of the event loop together (ADR 0019).
 
 RPC, ours: nameko-format request over `nameko-rpc` to the service's classic
 queue (requests are transient, ADR 0011), handler inserting a row in
