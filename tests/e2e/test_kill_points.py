@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -236,7 +236,6 @@ async def test_the_trader_killed_after_saving_accept_sign_and_at_each_rollover_s
     trader = await new_trader(system, data_dir)
     initial = await fund(system, trader, FUNDS)
     before = coordinator_wallet.balance().total + initial
-    # time to open and roll over before the expiry
     # nine restarts of the trader process before the expiry
     await place(system, trader, await open_market(system, FAR_S), "long")
     await trader.close()  # the trader process answers the offer
@@ -323,20 +322,32 @@ async def test_the_trader_killed_at_each_step_still_settles_with_no_sat_lost(
         await system.restart("dlc")
 
 
-async def close_until_taken(trader: Trader, position_id: str, within: float) -> None:
-    """Ask for the close until the coordinator answers (it dies, once, while quoting)."""
+async def ask_until_answered(
+    ask: Callable[[], Awaitable[object]], within: float, what: str
+) -> None:
+    """Ask until the coordinator answers: it dies, once, while answering."""
 
     async def asked() -> bool:
         try:
-            await trader.close_position(position_id)
+            await ask()
         except TentenoneError as exc:
-            if T((await trader.contract_of(position_id)).state) is T.CLOSE_ACCEPTED:
-                return True  # the quote was signed before the answer was lost
-            print(f"close not taken yet: {exc.code}: {exc.message}")
+            print(f"{what}: not answered yet: {exc.code}: {exc.message}")
             return False
         return True
 
-    await wait_until(asked, within, interval=2, what="the close quote taken")
+    await wait_until(asked, within, interval=2, what=what)
+
+
+async def open_long(
+    system: System, trader: Trader, coordinator: Wallet, lead_s: float
+) -> tuple[int, int, TraderContract]:
+    """Fund ``trader``, open a long on an expiry ``lead_s`` out: its funds, the sum of
+    both wallets before the trade, the open contract."""
+    initial = await fund(system, trader, FUNDS)
+    before = coordinator.balance().total + initial
+    await place(system, trader, await open_market(system, lead_s), "long")
+    opened = await drive(system, trader, frozenset({T.OPEN}), 240)
+    return initial, before, opened
 
 
 @pytest.mark.timeout(600)
@@ -345,13 +356,20 @@ async def test_the_coordinator_killed_at_each_close_step_still_closes_with_no_sa
 ) -> None:
     trader = await new_trader(system, tmp_path / "trader")
     try:
-        initial = await fund(system, trader, FUNDS)
-        before = coordinator_wallet.balance().total + initial
-        await place(system, trader, await open_market(system, SOON_S), "long")
-        opened = await drive(system, trader, frozenset({T.OPEN}), 240)
+        _, before, opened = await open_long(system, trader, coordinator_wallet, SOON_S)
         await system.restart("dlc", crash_at=COORDINATOR_CLOSE_POINTS)
         deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_CLOSE_POINTS))
-        await close_until_taken(trader, opened.position_id, 180)
+        position_id = opened.position_id
+
+        async def close() -> object:
+            try:
+                return await trader.close_position(position_id)
+            except TentenoneError:
+                if T((await trader.contract_of(position_id)).state) is T.CLOSE_ACCEPTED:
+                    return None  # the quote was signed before the answer was lost
+                raise
+
+        await ask_until_answered(close, 180, "the close")
         closed = await drive(system, trader, frozenset({T.CLOSED}), 240)
         await deaths
         await conserved(coordinator_wallet, trader, before, closed)
@@ -367,10 +385,7 @@ async def test_the_trader_killed_at_each_close_step_still_closes_with_no_sat_los
     settings = trader_settings(system, data_dir)
     trader = await new_trader(system, data_dir)
     try:
-        initial = await fund(system, trader, FUNDS)
-        before = coordinator_wallet.balance().total + initial
-        await place(system, trader, await open_market(system, SOON_S), "long")
-        opened = await drive(system, trader, frozenset({T.OPEN}), 240)
+        _, before, opened = await open_long(system, trader, coordinator_wallet, SOON_S)
     finally:
         await trader.close()
     # `close` dies after saving its signature; `run` after receiving the confirmation
@@ -387,34 +402,17 @@ async def test_the_trader_killed_at_each_close_step_still_closes_with_no_sat_los
         await trader.close()
 
 
-async def roll_over_until_asked(trader: Trader, position_id: str, within: float) -> None:
-    """Ask for the rollover until the coordinator answers (it dies, once, while offering)."""
-
-    async def asked() -> bool:
-        try:
-            await trader.roll_over(position_id)
-        except TentenoneError as exc:
-            print(f"rollover not asked yet: {exc.code}: {exc.message}")
-            return False
-        return True
-
-    await wait_until(asked, within, interval=2, what="the rollover asked")
-
-
 @pytest.mark.timeout(600)
 async def test_the_coordinator_killed_at_each_rollover_step_still_settles_with_no_sat_lost(
     system: System, tmp_path: Path, coordinator_wallet: Wallet
 ) -> None:
     trader = await new_trader(system, tmp_path / "trader")
     try:
-        initial = await fund(system, trader, FUNDS)
-        before = coordinator_wallet.balance().total + initial
         # time to open and roll over before the expiry
-        await place(system, trader, await open_market(system, LEAD_S + 30), "long")
-        opened = await drive(system, trader, frozenset({T.OPEN}), 240)
+        initial, before, opened = await open_long(system, trader, coordinator_wallet, LEAD_S + 30)
         await system.restart("dlc", crash_at=COORDINATOR_ROLLOVER_POINTS)
         deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_ROLLOVER_POINTS))
-        await roll_over_until_asked(trader, opened.position_id, 120)
+        await ask_until_answered(lambda: trader.roll_over(opened.position_id), 120, "rollover")
         renewed = await roll_over(system, trader, opened)
         await deaths
         settled = await settle_renewed(system, trader, "long", initial, opened, renewed, 0)

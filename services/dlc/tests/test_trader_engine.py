@@ -399,7 +399,8 @@ async def test_a_liquidation_before_the_price_crossed_is_refused_then_one_after_
 async def test_a_close_quote_left_unsigned_lapses_and_the_position_is_open_again(
     start: Start, tmp_path: Path
 ) -> None:
-    world = await start(close_quote_ttl_s=3)
+    # long enough for a loaded machine to see the quote before it lapses
+    world = await start(close_quote_ttl_s=12)
     side = await _side(world, tmp_path, "mona")
     engine = side.engine()
     await side.match()
