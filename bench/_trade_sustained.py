@@ -100,7 +100,8 @@ async def _wait_state(
 
 async def _round_trip(system: System, trader: Trader, market: str, result: Sustained) -> bool:
     """One position opened and closed; False when the time ran out first."""
-    deadline = time.monotonic() + result.seconds * 2  # a started trade is seen through
+    # a trade started in the window is seen through, for two minutes after it at most
+    deadline = result.until + 120
     known = {r.id for r in await trader.contract_rows()}
     await system.rpc(
         wob.PLACE_ORDER,
@@ -198,7 +199,7 @@ async def _new_trader(system: System, data_dir: Path, max_cets: int) -> Trader:
 
 async def _market(system: System, seconds: float) -> str:
     """An open market expiring after the run (nothing settles while we measure)."""
-    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds * 3)
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds * 1.5)
     markets = await system.rpc(wob.LIST_MARKETS, wob.ListMarketsRequest())
     found = [m for m in markets.markets if m.status == "open" and m.expiry >= soon]
     if not found:
