@@ -731,6 +731,9 @@ class Coordinator:
                 current = CloseOffer.parse(bytes.fromhex(row.close_offer_hex))
                 if current.expires_at >= int(_now().timestamp()) and current.reason == reason:
                     return current
+                # a new quote replaces the lapsed one: through OPEN, so that the version
+                # moves and a poll that read the old quote cannot reopen the new one
+                await transition(s, row, S.OPEN, "close quote replaced")
             elif S(row.state) is not S.OPEN:
                 raise UnexpectedMessage(f"position is {S(row.state).name}, not open")
             signed = await self.load_signed(row)
@@ -742,8 +745,7 @@ class Coordinator:
             )
             row.close_offer_hex = close.serialize().hex()
             row.note = "close quoted, waiting for close_accept"
-            if S(row.state) is S.OPEN:
-                await transition(s, row, S.CLOSE_OFFERED, "close quoted", close_reason=reason)
+            await transition(s, row, S.CLOSE_OFFERED, "close quoted", close_reason=reason)
             await self._changed(s, row, wire.PositionUpdated)
             await self._send(s, row, close)
         if reason == CloseReason.LIQUIDATION:
