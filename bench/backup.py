@@ -24,11 +24,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 from bench._report import machine, write_section
 from bench.trade import CHAIN_HASH, EVENT, _terms
-from tentenone.bitcoin.script import p2wpkh
 from tentenone.chain.network import Network
 from tentenone.dlc.adaptor_points import OracleHashingPolicy
 from tentenone.dlc.protocol.opening import (
-    PartyFunding,
     accept_offer,
     build_offer,
     complete_funding,
@@ -36,7 +34,7 @@ from tentenone.dlc.protocol.opening import (
 )
 from tentenone.dlc.protocol.signer import KeyInputSigner
 from tentenone.dlc.protocol.terms import build_contract
-from tentenone.dlc.protocol.testing import TestOracle, key, prev_tx_coin, pubkey
+from tentenone.dlc.protocol.testing import TestOracle, key, party_funding
 from tentenone.dlc.validation import ValidationPolicy
 from tentenone.oracle.hashing import OracleHashing
 from tentenone.trader.backup import BackupPayload, ContractRecord, encrypt_backup, settle_only
@@ -49,15 +47,6 @@ KEYS = TraderKeys(SecretWords("abandon " * 11 + "about"), Network.REGTEST)
 FIELDS = ("offer_hex", "accept_hex", "sign_hex", "funding_tx_hex")
 
 
-def _party(label: str, tag: int) -> PartyFunding:
-    return PartyFunding(
-        pubkey(key(f"bench {label} fund")),
-        p2wpkh(pubkey(key(f"bench {label} payout"))),
-        p2wpkh(pubkey(key(f"bench {label} wallet"))),
-        (prev_tx_coin(key(f"bench {label} wallet"), 50_000_000, tag),),
-    )
-
-
 def signed_record(max_cets: int) -> tuple[ContractRecord, int]:
     """An open position's row as the trader stores it, and its adaptor signatures per side."""
     oracle = TestOracle("bench oracle", hashing=OracleHashing.TAGGED)
@@ -68,14 +57,14 @@ def signed_record(max_cets: int) -> tuple[ContractRecord, int]:
     offer = build_offer(
         info,
         curve.offer_collateral,
-        _party("coordinator", 1),
+        party_funding("bench coordinator", 1, 50_000_000),
         chain_hash=CHAIN_HASH,
         fee_rate=2,
         cet_locktime=200,
         refund_locktime=5_000,
     )
     with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
-        trader = _party("trader", 2)
+        trader = party_funding("bench trader", 2, 50_000_000)
         accept, checked = accept_offer(
             offer, policy, trader, key("bench trader fund"), executor=pool
         )

@@ -32,7 +32,6 @@ from tentenone.dlc.protocol.messages import (
     parse_protocol_message,
 )
 from tentenone.dlc.protocol.opening import (
-    PartyFunding,
     accept_offer,
     build_offer,
     complete_funding,
@@ -49,7 +48,14 @@ from tentenone.dlc.protocol.settlement import complete_cet, refund_transaction
 from tentenone.dlc.protocol.signed import SignedContract
 from tentenone.dlc.protocol.signer import KeyInputSigner
 from tentenone.dlc.protocol.terms import TradeTerms, build_contract, check_offer_terms
-from tentenone.dlc.protocol.testing import TestOracle, key, prev_tx_coin, pubkey, sample_terms
+from tentenone.dlc.protocol.testing import (
+    TestOracle,
+    key,
+    party_funding,
+    prev_tx_coin,
+    pubkey,
+    sample_terms,
+)
 from tentenone.dlc.signing import Signer
 from tentenone.dlc.transactions import verify_p2wpkh_witness
 from tentenone.dlc.validation import InvalidAdaptorSignature, ValidationPolicy
@@ -69,21 +75,12 @@ class Opened:
     funding_tx: Transaction
 
 
-def _funding(label: str, tag: int) -> PartyFunding:
-    return PartyFunding(
-        pubkey(key(f"{label} fund")),
-        p2wpkh(pubkey(key(f"{label} payout"))),
-        p2wpkh(pubkey(key(f"{label} wallet"))),
-        (prev_tx_coin(key(f"{label} wallet"), 5_000_000, tag),),
-    )
-
-
 def _offer(oracle: TestOracle, terms: TradeTerms) -> OfferDlc:
     info, curve = build_contract(terms, oracle.announce(terms.event_id, MATURITY))
     return build_offer(
         info,
         curve.offer_collateral,
-        _funding("coordinator", 1),
+        party_funding("coordinator", 1),
         chain_hash=CHAIN,
         fee_rate=2,
         cet_locktime=100,
@@ -98,7 +95,7 @@ def _open(side: Side = Side.LONG) -> Opened:
     # wire round trip, as the trader receives it
     offer = OfferDlc.parse(offer.serialize())
     check_offer_terms(offer, terms)
-    accept, accepted = accept_offer(offer, POLICY, _funding("trader", 2), key("trader fund"))
+    accept, accepted = accept_offer(offer, POLICY, party_funding("trader", 2), key("trader fund"))
     sign, coordinator = sign_accept(
         offer,
         accept,
@@ -142,7 +139,7 @@ def test_offer_with_other_terms_is_refused(opened: Opened) -> None:
 
 def test_tampered_accept_signature_is_refused(opened: Opened) -> None:
     offer = opened.offer
-    accept, _ = accept_offer(offer, POLICY, _funding("trader", 2), key("trader fund"))
+    accept, _ = accept_offer(offer, POLICY, party_funding("trader", 2), key("trader fund"))
     sigs = list(accept.cet_adaptor_signatures)
     sigs[3] = sigs[4]
     bad = replace(accept, cet_adaptor_signatures=tuple(sigs))

@@ -9,16 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from tentenone.bitcoin.script import p2wpkh
 from tentenone.chain.network import Network
 from tentenone.dlc.messages import AcceptDlc, OfferDlc, SignDlc
-from tentenone.dlc.protocol.opening import PartyFunding, accept_offer, build_offer, sign_accept
+from tentenone.dlc.protocol.opening import accept_offer, build_offer, sign_accept
 from tentenone.dlc.protocol.settlement import complete_cet, refund_transaction
 from tentenone.dlc.protocol.signed import SignedContract
 from tentenone.dlc.protocol.signer import KeyInputSigner
 from tentenone.dlc.protocol.states import TraderState
 from tentenone.dlc.protocol.terms import build_contract
-from tentenone.dlc.protocol.testing import TestOracle, key, prev_tx_coin, pubkey, sample_terms
+from tentenone.dlc.protocol.testing import (
+    TestOracle,
+    key,
+    party_funding,
+    sample_terms,
+)
 from tentenone.dlc.signing import Signer
 from tentenone.dlc.validation import ValidationPolicy
 from tentenone.trader.backup import (
@@ -156,15 +160,6 @@ class _Opened:
     record: ContractRecord
 
 
-def _party(label: str, tag: int) -> PartyFunding:
-    return PartyFunding(
-        pubkey(key(f"{label} fund")),
-        p2wpkh(pubkey(key(f"{label} payout"))),
-        p2wpkh(pubkey(key(f"{label} wallet"))),
-        (prev_tx_coin(key(f"{label} wallet"), 5_000_000, tag),),
-    )
-
-
 @pytest.fixture(scope="module")
 def opened() -> _Opened:
     """A real signed contract (the trader's three messages), as a backup record."""
@@ -174,13 +169,13 @@ def opened() -> _Opened:
     offer = build_offer(
         info,
         curve.offer_collateral,
-        _party("coordinator", 1),
+        party_funding("coordinator", 1),
         chain_hash=bytes(32),
         fee_rate=2,
         cet_locktime=100,
         refund_locktime=1_000,
     )
-    accept, _ = accept_offer(offer, POLICY, _party("trader", 2), key("trader fund"))
+    accept, _ = accept_offer(offer, POLICY, party_funding("trader", 2), key("trader fund"))
     sign, _ = sign_accept(
         offer, accept, POLICY, key("coordinator fund"), KeyInputSigner([key("coordinator wallet")])
     )

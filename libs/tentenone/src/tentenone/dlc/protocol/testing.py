@@ -21,13 +21,14 @@ from tentenone.dlc.oracle_messages import (
     OracleAttestation,
     OracleEvent,
 )
+from tentenone.dlc.protocol.opening import PartyFunding
 from tentenone.dlc.protocol.terms import TradeTerms
 from tentenone.oracle import schnorr
 from tentenone.oracle.announcement import sign_announcement
 from tentenone.oracle.attestation import attest
 from tentenone.oracle.hashing import OracleHashing
 
-__all__ = ["TestOracle", "key", "prev_tx_coin", "pubkey", "sample_terms"]
+__all__ = ["TestOracle", "key", "party_funding", "prev_tx_coin", "pubkey", "sample_terms"]
 
 
 def key(label: str) -> bytes:
@@ -44,6 +45,16 @@ def prev_tx_coin(secret: bytes, value: int, tag: int) -> FundingInput:
     spend = TxIn(OutPoint(hashlib.sha256(bytes([tag % 256, tag // 256])).digest(), 0))
     prev = Transaction(2, (spend,), (TxOut(value, p2wpkh(pubkey(secret))),), 0)
     return FundingInput(0, prev.serialize(), 0, 0xFFFFFFFF, 108)
+
+
+def party_funding(label: str, tag: int, value: int = 5_000_000) -> PartyFunding:
+    """One side's funding: keys from ``label``, one made-up coin of ``value`` sat."""
+    return PartyFunding(
+        pubkey(key(f"{label} fund")),
+        p2wpkh(pubkey(key(f"{label} payout"))),
+        p2wpkh(pubkey(key(f"{label} wallet"))),
+        (prev_tx_coin(key(f"{label} wallet"), value, tag),),
+    )
 
 
 @dataclass
