@@ -104,8 +104,8 @@ async def trades(
         # the expiry furthest ahead: time to open and close before it
         await place(system, traders["close"], await latest_market(system), "long")
         # time to open and roll over before the expiry, then one more to settle
-        await place(system, traders["rollover"], first_market_after(markets, LEAD_S + 30), "long")
-        await place(system, traders["restored"], first_market_after(markets, LEAD_S + 30), "long")
+        await place(system, traders["rollover"], await open_market(system, LEAD_S + 30), "long")
+        await place(system, traders["restored"], await open_market(system, LEAD_S + 30), "long")
         # written with the order, before its position: the backup a restore must refuse
         stale = traders["restored"].backup_file.read()
         assert stale is not None
