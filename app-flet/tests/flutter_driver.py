@@ -106,14 +106,26 @@ class FlutterPage:
         await target.wait_for(state="visible")
         await target.dispatch_event("click")
 
-    async def type(self, identifier: str, text: str) -> None:
+    async def type(self, identifier: str, text: str, attempts: int = 3) -> None:
+        """Type ``text`` into a field and check that the field holds exactly that.
+
+        On a loaded machine Flutter can replace its hidden editing element while keys
+        arrive, and a key is lost: the field is read back and typed again if so.
+        """
         field_ = self.by_id(identifier).locator("input, textarea").first
-        # Focus, not a pointer click: Flutter starts editing on the input's focus event,
-        # and another control drawn over the field cannot take it.
-        await field_.focus()
-        await self.page.keyboard.press("Control+A")
-        await self.page.keyboard.press("Delete")
-        await self.page.keyboard.type(text)
+        for _ in range(attempts):
+            # Focus, not a pointer click: Flutter starts editing on the input's focus
+            # event, and another control drawn over the field cannot take it.
+            await field_.focus()
+            await self.page.keyboard.press("Control+A")
+            await self.page.keyboard.press("Delete")
+            await self.page.keyboard.type(text)
+            try:
+                await expect(field_).to_have_value(text, timeout=5_000)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"{identifier} holds {await field_.input_value()!r}, not {text!r}")
 
     async def text(self, identifier: str) -> str:
         return (await self.by_id(identifier).inner_text()).strip()

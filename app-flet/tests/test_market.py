@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tentenone_app.preview import preview
 
@@ -32,7 +33,13 @@ async def _restore(flutter: FlutterPage) -> None:
     await flutter.type("onboarding.restore_passphrase", PASSPHRASE)
     await flutter.type("onboarding.restore_passphrase_repeat", PASSPHRASE)
     await flutter.click("onboarding.restore_submit")
-    await flutter.by_id("market.index_price").wait_for(timeout=60_000)
+    try:
+        await flutter.by_id("market.index_price").wait_for(timeout=60_000)
+    except PlaywrightTimeout:
+        message = await flutter.by_id("onboarding.message").all_inner_texts()
+        raise AssertionError(
+            f"no market screen after the restore; the app says {message}"
+        ) from None
 
 
 async def test_market_and_ticket_preview(

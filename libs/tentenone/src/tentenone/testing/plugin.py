@@ -14,7 +14,7 @@ from ``tentenone.testing``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -72,8 +72,22 @@ def free_port() -> int:
     return ports.free_port()
 
 
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+_LOG_TAIL_CHARS = 4000
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
+
+
 @pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[..., PythonProcess]]:
+def spawn(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., PythonProcess]]:
     """``spawn(module, *args, env=None, cwd=None)`` starts a process; all are killed at the end."""
     started: list[PythonProcess] = []
 
@@ -93,6 +107,11 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., PythonProcess]]:
     for proc in started:
         if proc.running:
             proc.kill()
+    report = request.node.stash.get(_CALL_REPORT, None)
+    if report is not None and report.failed:
+        # what the processes said is the first thing to read when a test fails
+        for proc in started:
+            print(f"--- last output of {proc!r} ---\n{proc.output()[-_LOG_TAIL_CHARS:]}")
 
 
 def _as_args(args: Sequence[str]) -> list[str]:
