@@ -164,6 +164,7 @@ class MemoryWallet:
         self.invalidated.append(outpoint)
         txid = hashlib.sha256(b"invalidate" + outpoint.serialize()).digest()[::-1].hex()
         self.chain.spent.add(outpoint)
+        self.chain.spenders[outpoint] = txid
         self.chain.txs[txid] = None
         return txid
 

@@ -216,6 +216,35 @@ async def test_signed_but_never_funded_is_invalidated_then_released(start: Start
     await wait_until(lambda: not world.wallet.locked, 10, what="coins back")
 
 
+async def test_an_invalidation_sent_but_not_stored_is_found_on_the_chain(start: Start) -> None:
+    """As if killed at dlc.coordinator.release.after_invalidate: the double spend is out but
+    its txid was never stored. The release waits for the one on the chain, sends no other."""
+    world = await start(offer_timeout_s=4.0)
+    trader = Trader(world, "ivo")
+    await world.match(trader)
+    position_id, offer = await trader.next_message("offer_dlc")
+    assert isinstance(offer, OfferDlc)
+    await trader.submit(position_id, await trader.accept(offer), "accept_dlc")
+    await wait_until(lambda: len(world.wallet.invalidated) == 1, 20, what="the double spend")
+    [sent] = [t for t in world.chain.txs if world.chain.txs[t] is None]
+    coordinator = world.coordinator()
+    async with coordinator.ctx.transaction() as s:
+        row = await s.get(Contract, position_id)
+        assert row is not None and row.invalidation_txid == sent
+        row.invalidation_txid = None
+
+    async def found_again() -> bool:
+        return (await world.contract(position_id)).invalidation_txid is not None
+
+    await wait_until(found_again, 20, what="the txid found again")
+    assert (await world.contract(position_id)).invalidation_txid == sent
+    world.chain.mine()
+    released = await trader.wait_state(position_id, "cancelled")
+    assert "can no longer confirm" in released.note
+    assert len(world.wallet.invalidated) == 1
+    await wait_until(lambda: not world.wallet.locked, 10, what="coins back")
+
+
 async def test_reorg_below_depth_returns_to_funding(start: Start) -> None:
     world = await start(funding_depth=2)
     trader = Trader(world, "judy")

@@ -1193,9 +1193,15 @@ class Coordinator:
             fresh.note = "timed out after sign_dlc: invalidating the funding transaction"
             await transition(s, fresh, S.RELEASING, "timed out after sign_dlc")
             await self._changed(s, fresh, wire.PositionUpdated)
+        await self._double_spend(row)
+
+    async def _double_spend(self, row: Contract) -> None:
         crashpoint("dlc.coordinator.release.before_invalidate")
         txid = await self.ports.wallet.invalidate(_outpoints(row.reserved)[0])
         crashpoint("dlc.coordinator.release.after_invalidate")
+        await self._store_invalidation(row, txid)
+
+    async def _store_invalidation(self, row: Contract, txid: str) -> None:
         async with self.ctx.transaction() as s:
             fresh = await s.get(Contract, row.id)
             if fresh is not None:
@@ -1208,8 +1214,13 @@ class Coordinator:
             spk = next(
                 i.script_pubkey for i in to_tx_inputs(offer.funding_inputs) if i.outpoint == first
             )
-            if await self.ports.chain.is_unspent(first, spk):
-                await self._invalidate_again(row)
+            spender = await self.ports.chain.spender(first, spk)
+            if spender is None:
+                await self._double_spend(row)
+            elif spender != row.funding_txid:
+                # sent by a run that died before storing it: the same coin cannot be
+                # spent twice, so the one on the chain is the invalidation to wait for
+                await self._store_invalidation(row, spender)
             return
         conf = (await self.ports.chain.tx_status(row.invalidation_txid)).confirmations
         if conf is not None and conf >= 1:
@@ -1229,13 +1240,6 @@ class Coordinator:
                 await self._changed(s, fresh, wire.PositionClosed)
             crashpoint("dlc.coordinator.release.after_save")
             await self._unreserve(row.id, row.reserved)
-
-    async def _invalidate_again(self, row: Contract) -> None:
-        txid = await self.ports.wallet.invalidate(_outpoints(row.reserved)[0])
-        async with self.ctx.transaction() as s:
-            fresh = await s.get(Contract, row.id)
-            if fresh is not None:
-                fresh.invalidation_txid = txid
 
     async def _refund(self, row: Contract) -> None:
         tx = refund_transaction(await self.load_signed(row))
