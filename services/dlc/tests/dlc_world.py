@@ -26,6 +26,7 @@ from tentenone.bus import Bus
 from tentenone.bus.errors import BusUnavailable
 from tentenone.bus.events import ReceivedEvent
 from tentenone.bus.policy import BusLimits
+from tentenone.chain.errors import BroadcastRejected
 from tentenone.dlc.curve import Side
 from tentenone.dlc.messages import FundingInput, OfferDlc, SignDlc
 from tentenone.dlc.oracle_messages import OracleAnnouncement
@@ -88,7 +89,8 @@ class MemoryChain:
             return txid
         for txin in tx.inputs:
             if txin.outpoint in self.spent:
-                raise AssertionError(f"double spend of {txin.outpoint}")
+                # what a node answers (through Electrum) to a conflicting transaction
+                raise BroadcastRejected(f"double spend of {txin.outpoint}: txn-mempool-conflict")
         self.spent.update(txin.outpoint for txin in tx.inputs)
         self.spenders.update((txin.outpoint, txid) for txin in tx.inputs)
         self.txs[txid] = None

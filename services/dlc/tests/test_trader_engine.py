@@ -501,6 +501,42 @@ async def test_an_offer_funded_by_a_spent_coin_is_refused_before_we_sign(
     assert not side.coins.locked and refused.accept_hex is None
 
 
+async def test_a_funding_the_coordinator_invalidated_is_released_with_our_coins(
+    start: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Away between saving the funding tx and broadcasting it, past the coordinator's
+    wait: its input is double-spent, so the funding can never confirm. Back, the trader
+    releases the contract and its coins instead of broadcasting for ever."""
+    world = await start(offer_timeout_s=3.0)
+    side = await _side(world, tmp_path, "olga")
+
+    def crash_here(name: str) -> None:
+        if name == "dlc.trader.open.after_sign_save":
+            raise Crash(name)
+
+    monkeypatch.setattr(engine_module, "crashpoint", crash_here)
+    await side.match()
+    with pytest.raises(Crash):
+        await side.drive(side.engine(), T.OPEN)
+    monkeypatch.setattr(engine_module, "crashpoint", lambda name: None)
+    await wait_until(lambda: world.wallet.invalidated, 20, what="the coordinator's double spend")
+    engine = side.engine()
+    with pytest.raises(AssertionError, match="not confirmed"):
+        # unconfirmed, the double spend could still lose to the funding: keep trying
+        await _released_now(side, engine, "not confirmed")
+    world.chain.mine()
+    released = await side.drive(engine, T.RELEASED)
+    assert "can no longer confirm" in released.note, released.note
+    assert not side.coins.locked and not released.reserved
+    assert released.funding_txid not in world.chain.txs
+
+
+async def _released_now(side: Side, engine: ProtocolEngine, why: str) -> None:
+    await engine.run_once()
+    row = await side.contract()
+    assert row is not None and T(row.state) is T.RELEASED, why
+
+
 _OPEN_POINTS = [p for p in TRADER_CRASH_POINTS if p.startswith("dlc.trader.open.")]
 
 

@@ -543,11 +543,41 @@ class ProtocolEngine:
         )
 
     async def broadcast_funding(self, row: TraderContract) -> None:
-        await self.chain.broadcast(bytes.fromhex(row.funding_tx_hex or ""))
+        if not await self.send_funding(row):
+            return
         crashpoint("dlc.trader.open.after_funding_broadcast")
         await self.move(
             row, T.FUNDING, "funding broadcast", f"funding {row.funding_txid}: confirming"
         )
+
+    async def send_funding(self, row: TraderContract) -> bool:
+        """Broadcast the funding tx; False when it can never confirm and the contract is
+        released (the coordinator double-spent its input after waiting too long for it)."""
+        try:
+            await self.chain.broadcast(bytes.fromhex(row.funding_tx_hex or ""))
+        except TentenoneError:
+            conflict = await self._funding_conflict(row)
+            if conflict is None:
+                raise
+            await self.wallet.release(_outpoints(row.reserved))
+            note = f"released: the funding transaction can no longer confirm ({conflict})"
+            await self.move(row, T.RELEASED, "funding input spent", note, reserved="")
+            return False
+        return True
+
+    async def _funding_conflict(self, row: TraderContract) -> str | None:
+        """A confirmed transaction other than the funding spending one of its inputs."""
+        offer, accept = _offer_and_accept(row)
+        if not isinstance(offer, OfferDlc) or not isinstance(accept, AcceptDlc):
+            return None  # a renewal spends the old funding output: the rollover's to judge
+        for item in to_tx_inputs([*offer.funding_inputs, *accept.funding_inputs]):
+            spender = await self.chain.spender(item.outpoint, item.script_pubkey)
+            if spender is None or spender == row.funding_txid:
+                continue
+            if (await self.chain.confirmations(spender) or 0) >= 1:
+                point = f"{item.outpoint.txid[::-1].hex()}:{item.outpoint.vout}"
+                return f"its input {point} is spent by {spender}"
+        return None
 
     async def on_reject(self, row: TraderContract, reject: Reject) -> None:
         if T(row.state) in ROLLING:
@@ -645,7 +675,7 @@ class ProtocolEngine:
         elif state is T.FUNDING:
             conf = await self.chain.confirmations(row.funding_txid or "")
             if conf is None:
-                await self.chain.broadcast(bytes.fromhex(row.funding_tx_hex or ""))
+                await self.send_funding(row)
             elif conf >= self.settings.funding_depth:
                 await self.move(row, T.OPEN, "funding at depth", "open")
         elif state is T.CLOSE_OFFERED and await self.close_quote_lapsed(row):
