@@ -41,6 +41,7 @@ from trading import (
     new_trader,
     open_market,
     place,
+    restart_at_each,
     roll_over,
     settle,
     settle_renewed,
@@ -50,7 +51,9 @@ from trading import system_config as trade_system
 
 from tentenone.bitcoin.tx import parse_transaction
 from tentenone.crashpoint import CRASH_AT_ENV
+from tentenone.dlc.messages import OfferDlc
 from tentenone.dlc.protocol.states import TraderState as T
+from tentenone.dlc.signing import to_tx_inputs
 from tentenone.errors import TentenoneError
 from tentenone.testing import wait_until
 from tentenone.testing.processes import PythonProcess
@@ -122,6 +125,26 @@ TRADER_SETTLING_POINTS = (
     "dlc.trader.settle.before_broadcast",
     "dlc.trader.settle.after_broadcast",
 )
+#: the oracle dies once while it attests (signed, not yet stored) during a settlement
+ORACLE_ATTEST_POINTS = ("oracle.service.attest.after_sign",)
+#: a trade the trader leaves after sign_dlc, in the order the coordinator meets them
+COORDINATOR_RELEASE_POINTS = (
+    "dlc.coordinator.offer.after_reserve",
+    "dlc.coordinator.accept.after_store",
+    "dlc.coordinator.release.before_invalidate",
+    "dlc.coordinator.release.after_invalidate",
+    "dlc.coordinator.release.after_save",
+)
+#: how long the coordinator waits for the accept, then for the funding, in that test
+RELEASE_TIMEOUT_S = 45
+#: the oracle silent: the trader dies before broadcasting the refund, then the coordinator
+#: at each of its refund steps
+TRADER_REFUND_POINTS = ("dlc.trader.refund.before_broadcast",)
+COORDINATOR_REFUND_POINTS = (
+    "dlc.coordinator.refund.before_broadcast",
+    "dlc.coordinator.refund.after_broadcast",
+    "dlc.coordinator.refund.after_confirm",
+)
 
 
 @pytest.fixture(scope="module")
@@ -173,13 +196,15 @@ async def conserved(
     await wait_until(lambda: before - total() == fees, 60, what=f"{fees} sat of fees, no more")
 
 
-async def restart_at_each(system: System, name: str, crash_at: Sequence[str]) -> None:
-    """``name`` dies at each point in turn, started again with the next, then with none."""
-    for index, point in enumerate(crash_at):
-        died = await system.wait_died(name, timeout=180)
-        assert died == point, f"{name} died at {died}, expected {point}"
-        KILLED[point] = f"{name} process"
-        await system.restart(name, crash_at=crash_at[index + 1 :])
+async def spends_fees(trader: Trader, offer: OfferDlc) -> int:
+    """The miner fees of whatever spent the offer's funding inputs."""
+    chain = trader.require_engine().chain
+    fees = 0
+    for item in to_tx_inputs(offer.funding_inputs):
+        spender = await chain.spender(item.outpoint, item.script_pubkey)
+        if spender is not None:
+            fees += await fee_of(trader, await chain.raw_transaction(spender))
+    return fees
 
 
 def trader_runner(system: System, data_dir: Path, *command: str) -> PythonProcess:
@@ -280,13 +305,19 @@ async def test_the_coordinator_killed_at_each_step_still_settles_with_no_sat_los
         deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_POINTS))
         await place(system, trader, await open_market(system, SOON_S), "long")
         opened = await drive(system, trader, OPEN_OR_LATER, 240)
+        # the oracle dies at its next attestation (this expiry's or the one after)
+        await system.restart("oracle", crash_at=ORACLE_ATTEST_POINTS)
+        oracle = asyncio.create_task(restart_at_each(system, "oracle", ORACLE_ATTEST_POINTS))
         # the trader waits: the coordinator's own CET is what its points are about
         await mine_after_maturity(system, opened.maturity, deaths)
         await deaths
+        await oracle
         settled = await settle(system, trader, "long", initial)
         await conserved(coordinator_wallet, trader, before, settled)
     finally:
         await trader.close()
+        if not system.service("oracle").running:
+            await system.restart("oracle")
 
 
 @pytest.mark.timeout(600)
@@ -419,3 +450,89 @@ async def test_the_coordinator_killed_at_each_rollover_step_still_settles_with_n
         await conserved(coordinator_wallet, trader, before, settled, opened)
     finally:
         await trader.close()
+
+
+@pytest.mark.timeout(600)
+async def test_a_trade_left_after_sign_dlc_is_released_through_each_kill_with_no_sat_lost(
+    system: System, tmp_path: Path, coordinator_wallet: Wallet
+) -> None:
+    """The trader takes sign_dlc and dies before it saves the funding tx; it stays away
+    past the coordinator's wait. The coordinator, killed at each step, double-spends its
+    input and releases the match; the trader, back, releases its coins too."""
+    data_dir = tmp_path / "trader"
+    settings = trader_settings(system, data_dir)
+    trader = await new_trader(system, data_dir)
+    initial = await fund(system, trader, FUNDS)
+    house_before = coordinator_wallet.balance().total
+    short = {"TENTENONE_DLC_OFFER_TIMEOUT_S": str(RELEASE_TIMEOUT_S)}
+    await system.restart("dlc", env=short, crash_at=COORDINATOR_RELEASE_POINTS)
+    deaths = asyncio.create_task(
+        restart_at_each(system, "dlc", COORDINATOR_RELEASE_POINTS, env=short)
+    )
+    miner = asyncio.create_task(mine_every(system, 2.0))  # the double spend confirms
+    try:
+        await place(system, trader, await open_market(system, FAR_S), "long")
+        await trader.close()  # the trader process answers the offer
+        await run_to_each(trader_runner(system, data_dir), ("dlc.trader.open.after_sign_receive",))
+        await deaths
+    finally:
+        miner.cancel()
+        deaths.cancel()
+        await system.restart("dlc")  # its usual waits again
+    trader = await Trader.open(settings, PASSPHRASE)
+    await trader.start()
+    try:
+        released = await drive(system, trader, frozenset({T.RELEASED}), 120)
+        assert "can no longer confirm" in released.note, released.note
+        wallet = trader.require_wallet()
+        assert wallet.locked_coins() == {}
+        assert wallet.balance().total == initial
+        # the coordinator paid the double spend's fee, nothing more
+        spent_fees = await spends_fees(trader, OfferDlc.parse(bytes.fromhex(released.offer_hex)))
+        assert spent_fees > 0, "no input of the coordinator was double-spent"
+        await wait_until(
+            lambda: house_before - coordinator_wallet.balance().total == spent_fees,
+            60,
+            what=f"the coordinator short of {spent_fees} sat of fees, no more",
+        )
+    finally:
+        await trader.close()
+
+
+@pytest.mark.timeout(600)
+async def test_with_the_oracle_silent_each_side_killed_at_the_refund_still_refunds(
+    system: System, tmp_path: Path, coordinator_wallet: Wallet
+) -> None:
+    data_dir = tmp_path / "trader"
+    settings = trader_settings(system, data_dir)
+    await system.restart("oracle", env={"TENTENONE_ORACLE_ATTEST_AFTER_S": "86400"})
+    trader = await new_trader(system, data_dir)
+    try:
+        try:
+            _, before, opened = await open_long(system, trader, coordinator_wallet, SOON_S)
+            assert trader.source is not None
+            tip = (await trader.source.tip()).height
+        finally:
+            await trader.close()
+        system.kill("dlc")  # the trader reaches its refund point first
+        await asyncio.to_thread(system.mine, max(1, opened.refund_locktime - tip))
+        await run_to_each(trader_runner(system, data_dir), TRADER_REFUND_POINTS)
+        await system.restart("dlc", crash_at=COORDINATOR_REFUND_POINTS)
+        deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_REFUND_POINTS))
+        miner = asyncio.create_task(mine_every(system, 2.0))
+        try:
+            await deaths
+        finally:
+            miner.cancel()
+        trader = await Trader.open(settings, PASSPHRASE)
+        await trader.start()
+        try:
+            refunded = await drive(system, trader, frozenset({T.REFUNDED}), 120)
+            assert refunded.realized_pnl_sat == 0
+            await conserved(coordinator_wallet, trader, before, refunded)
+        finally:
+            await trader.close()
+    finally:
+        await system.restart("oracle")
+        if not system.service("dlc").running:
+            await system.restart("dlc")

@@ -48,6 +48,7 @@ from trading import (
     open_market,
     place,
     place_and_cancel,
+    restart_at_each,
     roll_over,
     settle,
     settle_renewed,
@@ -271,6 +272,12 @@ async def test_with_the_oracle_silent_the_refund_returns_each_margin(
         await system.restart("oracle")
 
 
+LIQUIDATION_POINTS = (
+    "dlc.coordinator.liquidation.after_cross",
+    "dlc.coordinator.liquidation.after_save",
+)
+
+
 async def test_a_5x_long_past_its_liquidation_price_is_closed_at_the_clamp(
     system: System, tmp_path: Path
 ) -> None:
@@ -287,7 +294,11 @@ async def test_a_5x_long_past_its_liquidation_price_is_closed_at_the_clamp(
             index_usd = int(long_liquidation_usd(offer)) - 1_000
             payout = expected_trader_payout(offer, "long", index_usd * 100)
             assert payout == 0  # the curve is flat past the liquidation price: the clamp
+            # the coordinator dies when it sees the cross, then after storing its quote
+            await system.restart("dlc", crash_at=LIQUIDATION_POINTS)
+            deaths = asyncio.create_task(restart_at_each(system, "dlc", LIQUIDATION_POINTS))
             await system.set_price(index_usd)
+            await deaths
             closed = await drive(system, trader, frozenset({T.CLOSED}), 120)
             close_offer = CloseOffer.parse(bytes.fromhex(closed.close_offer_hex or ""))
             assert close_offer.reason == CloseReason.LIQUIDATION

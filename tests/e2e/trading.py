@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -64,6 +64,17 @@ _NOT_YET_OPEN = frozenset({T.OFFER_RECEIVED, T.ACCEPTED, T.SIGNED, T.FUNDING, T.
 _FAILED = frozenset({T.REJECTED, T.RELEASED, T.REFUNDING, T.REFUNDED})
 #: open, or any state a position reaches after open (the expiry may come quickly)
 OPEN_OR_LATER = frozenset(T) - _NOT_YET_OPEN - _FAILED
+
+
+async def restart_at_each(
+    system: System, name: str, crash_at: Sequence[str], env: dict[str, str] | None = None
+) -> None:
+    """``name`` dies at each point in turn, started again with the next, then with none."""
+    for index, point in enumerate(crash_at):
+        died = await system.wait_died(name, timeout=180)
+        assert died == point, f"{name} died at {died}, expected {point}"
+        KILLED[point] = f"{name} process"
+        await system.restart(name, env=env, crash_at=crash_at[index + 1 :])
 
 
 def system_config(**changes: Any) -> SystemConfig:
