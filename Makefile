@@ -53,8 +53,9 @@ format: $(UV)
 	$(RUN) ruff check --fix $(LINT_PATHS)
 	$(RUN) ruff format $(LINT_PATHS)
 
+# two streams at once: the end-to-end tests, and the rest beside them (scripts/run-tests.sh)
 pytest: setup
-	$(RUN) pytest
+	scripts/run-tests.sh $(RUN) pytest
 
 test: setup lint pytest conformance
 
