@@ -3,14 +3,20 @@ stored, being verified; sign_dlc or a reject follows on the protocol channel."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import time
+from typing import Any
 
+import pytest
 from dlc_world import Start, Trader
 from sqlalchemy import update
 
 from tentenone.dlc.messages import OfferDlc, SignDlc
 from tentenone.dlc.protocol.messages import Reject
+from tentenone.dlc.protocol.opening import sign_accept
+from tentenone_dlc import coordinator as coordinator_module
 from tentenone_dlc.models import Contract
 
 
@@ -74,3 +80,36 @@ async def test_a_stored_accept_is_verified_after_a_restart(start: Start) -> None
     _, sign = await trader.next_message("sign_dlc")
     assert isinstance(sign, SignDlc)
     await trader.wait_state(position_id, "signed")
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+async def test_accepts_are_verified_and_signed_signing_slots_at_a_time(
+    start: Start, monkeypatch: pytest.MonkeyPatch, slots: int
+) -> None:
+    """Several accepts at once queue for ``signing_slots``: no more run together, and
+    every one is signed."""
+    running, most = 0, 0
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            time.sleep(0.3)  # long enough for the others to arrive meanwhile
+            return sign_accept(*args, **kwargs)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(coordinator_module, "sign_accept", counted)
+    world = await start(accept_reply_s=0, signing_slots=slots)
+    traders = [Trader(world, f"slot{slots}-{n}") for n in range(3)]
+    accepts = []
+    for trader in traders:
+        await world.match(trader)
+        position_id, offer = await trader.next_message("offer_dlc")
+        assert isinstance(offer, OfferDlc)
+        accepts.append((trader, position_id, await trader.accept(offer)))
+    await asyncio.gather(*(t.submit(p, a, "accept_dlc") for t, p, a in accepts))
+    for trader, position_id, _ in accepts:
+        await trader.wait_state(position_id, "signed")
+    assert most == slots

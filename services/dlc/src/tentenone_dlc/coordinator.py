@@ -10,12 +10,13 @@ after sign_dlc only the chain releases a contract (ADR 0103).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -71,6 +72,7 @@ from tentenone.store.statemachine import create, transition
 from tentenone.wire import dlc as wire
 from tentenone.wire import dlc_lifecycle as steps
 from tentenone_dlc.keys import FundingKeys
+from tentenone_dlc.metrics import SIGNING_SECONDS, SIGNING_WAITING
 from tentenone_dlc.models import Contract, OutMessage, TraderRow
 from tentenone_dlc.ports import Ports
 from tentenone_dlc.settings import DlcSettings
@@ -202,10 +204,23 @@ class Coordinator:
             if settings.signing_workers > 1
             else None
         )
+        #: admits the verification and signing of one contract at a time (signing_slots)
+        self._signing = asyncio.Semaphore(settings.signing_slots)
         #: accepts being verified, by (position, payload hash)
         self._inflight: dict[tuple[str, str], asyncio.Task[Contract]] = {}
         #: the tip at which each open contract's funding output was last seen unspent
         self._spend_checked: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def _signing_slot(self) -> AsyncIterator[None]:
+        """One of ``signing_slots``: waiting for it and the work in it are measured."""
+        with SIGNING_WAITING.track_inprogress():
+            await self._signing.acquire()
+        try:
+            with SIGNING_SECONDS.time():
+                yield
+        finally:
+            self._signing.release()
 
     # -- bookkeeping shared by every step ------------------------------------------
 
@@ -509,15 +524,16 @@ class Coordinator:
         offer = OfferDlc.parse(bytes.fromhex(row.offer_hex))
         try:
             await self._check_inputs_unspent(accept)
-            sign, signed = await asyncio.to_thread(
-                sign_accept,
-                offer,
-                accept,
-                self.policy,
-                self.keys.secret(_key_label(row)),
-                self.ports.wallet.signer(),
-                executor=self.executor,
-            )
+            async with self._signing_slot():
+                sign, signed = await asyncio.to_thread(
+                    sign_accept,
+                    offer,
+                    accept,
+                    self.policy,
+                    self.keys.secret(_key_label(row)),
+                    self.ports.wallet.signer(),
+                    executor=self.executor,
+                )
         except TentenoneError as exc:
             await self.release(row.id, f"accept_dlc refused: {exc.code}: {exc.message}")
             raise
@@ -872,17 +888,18 @@ class Coordinator:
         offer = RenewOffer.parse(bytes.fromhex(row.renew_offer_hex))
         old = await self.load_signed(row)
         try:
-            sign, new = await asyncio.to_thread(
-                sign_renewal,
-                old,
-                offer,
-                accept,
-                self.policy,
-                self.keys.secret(f"{row.id}-renewal"),
-                self.keys.secret(_key_label(row)),
-                self.ports.wallet.signer(),
-                executor=self.executor,
-            )
+            async with self._signing_slot():
+                sign, new = await asyncio.to_thread(
+                    sign_renewal,
+                    old,
+                    offer,
+                    accept,
+                    self.policy,
+                    self.keys.secret(f"{row.id}-renewal"),
+                    self.keys.secret(_key_label(row)),
+                    self.ports.wallet.signer(),
+                    executor=self.executor,
+                )
         except TentenoneError as exc:
             await self._abandon_rollover(row.id, f"renew_accept refused: {exc.code}: {exc.message}")
             raise

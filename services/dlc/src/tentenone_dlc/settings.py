@@ -64,6 +64,10 @@ class DlcSettings(BaseServiceSettings):
     bitcoind_rpc_password: SecretStr | None = None
     #: processes that sign and verify adaptor signatures (0 or 1: in a thread)
     signing_workers: int = Field(default=0, ge=0, le=64)
+    #: contracts verified and signed at once. One at a time finishes each in its own
+    #: seconds, in order; several at once share the same cores, so each takes as long as
+    #: all of them and the service's other requests wait behind them
+    signing_slots: int = Field(default=1, ge=1, le=64)
     #: order book trader ids that are the coordinator's own (no DLC with itself)
     house_traders: list[str] = Field(
         default_factory=lambda: ["house"],
