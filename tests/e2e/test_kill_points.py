@@ -22,6 +22,7 @@ table of the points covered is printed in the run's summary
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -36,6 +37,7 @@ from trading import (
     LEAD_S,
     OPEN_OR_LATER,
     PASSPHRASE,
+    coordinator_quiet,
     drive,
     fund,
     new_trader,
@@ -101,12 +103,16 @@ TRADER_ROLLOVER_POINTS = (
     "dlc.trader.rollover.after_sign_save",
     "dlc.trader.rollover.after_confirm",
 )
-#: an early close: the coordinator dies after saving its quote, then after receiving the
-#: trader's signature; the trader after saving its signature, then after the confirmation
+#: an early close: the coordinator dies after saving a quote nobody signs, when that quote
+#: lapses, then after receiving the trader's signature on a new one; the trader after
+#: saving its signature, then after the confirmation
 COORDINATOR_CLOSE_POINTS = (
     "dlc.coordinator.close.after_save",
+    "dlc.coordinator.close.after_expiry",
     "dlc.coordinator.close.after_receive",
 )
+#: the quotes of that test lapse this soon
+CLOSE_QUOTE_TTL_S = 15
 TRADER_CLOSE_POINTS = (
     "dlc.trader.close.after_accept_save",
     "dlc.trader.close.after_confirm_receive",
@@ -154,6 +160,16 @@ def system_config() -> SystemConfig:
     # expiry, the others take the first at least SOON_S out
     orderbook = {"TENTENONE_ORDERBOOK_MARKETS_AHEAD": "4"}
     return trade_system(refund_delay_blocks=1_000, env={"orderbook": orderbook})
+
+
+@pytest_asyncio.fixture(loop_scope="module", autouse=True)
+async def quiet_coordinator(system: System) -> None:
+    """Each test starts with the coordinator and the oracle up (an earlier test that
+    failed may have left one dead) and every earlier contract finished."""
+    for name in ("dlc", "oracle"):
+        if not system.service(name).running:
+            await system.restart(name)
+    await coordinator_quiet(system)
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -388,9 +404,18 @@ async def test_the_coordinator_killed_at_each_close_step_still_closes_with_no_sa
     trader = await new_trader(system, tmp_path / "trader")
     try:
         _, before, opened = await open_long(system, trader, coordinator_wallet, SOON_S)
-        await system.restart("dlc", crash_at=COORDINATOR_CLOSE_POINTS)
-        deaths = asyncio.create_task(restart_at_each(system, "dlc", COORDINATOR_CLOSE_POINTS))
+        short = {"TENTENONE_DLC_CLOSE_QUOTE_TTL_S": str(CLOSE_QUOTE_TTL_S)}
+        await system.restart("dlc", env=short, crash_at=COORDINATOR_CLOSE_POINTS)
+        deaths = asyncio.create_task(
+            restart_at_each(system, "dlc", COORDINATOR_CLOSE_POINTS, env=short)
+        )
         position_id = opened.position_id
+        # a quote asked for and never signed: stored, then lapsed, the position open again
+        with contextlib.suppress(TentenoneError):
+            await trader.gateway.close_quote(position_id)
+        await wait_until(
+            lambda: "dlc.coordinator.close.after_expiry" in KILLED, 180, what="the quote lapsed"
+        )
 
         async def close() -> object:
             try:

@@ -37,6 +37,7 @@ from trading import (
     INDEX_USD,
     LEAD_S,
     PASSPHRASE,
+    coordinator_quiet,
     coordinator_wallet,
     drive,
     expected_trader_payout,
@@ -295,6 +296,7 @@ async def test_a_5x_long_past_its_liquidation_price_is_closed_at_the_clamp(
             payout = expected_trader_payout(offer, "long", index_usd * 100)
             assert payout == 0  # the curve is flat past the liquidation price: the clamp
             # the coordinator dies when it sees the cross, then after storing its quote
+            await coordinator_quiet(system)
             await system.restart("dlc", crash_at=LIQUIDATION_POINTS)
             deaths = asyncio.create_task(restart_at_each(system, "dlc", LIQUIDATION_POINTS))
             await system.set_price(index_usd)

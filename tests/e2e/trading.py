@@ -14,12 +14,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from tentenone.bitcoin.tx import parse_transaction
 from tentenone.chain import ElectrumChainSource, Network
 from tentenone.crashpoint import REGISTRY
 from tentenone.dlc.contract import NumericOutcomeContractDescriptor, SingleContractInfo
 from tentenone.dlc.messages import OfferDlc
 from tentenone.dlc.protocol.messages import RenewOffer
+from tentenone.dlc.protocol.states import COORDINATOR_FINAL
 from tentenone.dlc.protocol.states import TraderState as T
 from tentenone.errors import Unavailable
 from tentenone.testing import wait_until
@@ -77,6 +81,28 @@ async def restart_at_each(
         assert died == point, f"{name} died at {died}, expected {point}"
         KILLED[point] = f"{name} process"
         await system.restart(name, env=env, crash_at=crash_at[index + 1 :])
+
+
+async def coordinator_quiet(system: System, within: float = 180) -> None:
+    """Until every contract of the coordinator is final, mining a block every 2 s: a crash
+    point armed next is then met by the next trade, not by the end of an earlier one (a
+    settlement the coordinator, restarted late, is still finishing)."""
+    final = ", ".join(str(int(state)) for state in COORDINATOR_FINAL)
+    engine = create_async_engine(system.database_url)
+    query = text(f"select count(*) from dlc.contracts where state not in ({final})")
+
+    async def quiet() -> bool:
+        async with engine.connect() as connection:
+            live = (await connection.execute(query)).scalar_one()
+        if live:
+            with contextlib.suppress(Unavailable):
+                await asyncio.to_thread(system.mine, 1)
+        return live == 0
+
+    try:
+        await wait_until(quiet, within, interval=2, what="no live contract at the coordinator")
+    finally:
+        await engine.dispose()
 
 
 def system_config(**changes: Any) -> SystemConfig:
