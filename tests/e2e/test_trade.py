@@ -279,11 +279,14 @@ LIQUIDATION_POINTS = (
 )
 
 
+@pytest.mark.timeout(600)
 async def test_a_5x_long_past_its_liquidation_price_is_closed_at_the_clamp(
     system: System, tmp_path: Path
 ) -> None:
     """The index falls below the long's liquidation price: the coordinator quotes a
     liquidation close, the trader signs it unasked, both wallets end exactly at the clamp."""
+    # earlier trades finished: the crash points below are met by this one
+    await coordinator_quiet(system)
     trader = await new_trader(system, tmp_path / "liquidated")
     async with coordinator_wallet(system) as house:
         try:
@@ -296,7 +299,6 @@ async def test_a_5x_long_past_its_liquidation_price_is_closed_at_the_clamp(
             payout = expected_trader_payout(offer, "long", index_usd * 100)
             assert payout == 0  # the curve is flat past the liquidation price: the clamp
             # the coordinator dies when it sees the cross, then after storing its quote
-            await coordinator_quiet(system)
             await system.restart("dlc", crash_at=LIQUIDATION_POINTS)
             deaths = asyncio.create_task(restart_at_each(system, "dlc", LIQUIDATION_POINTS))
             await system.set_price(index_usd)
