@@ -287,6 +287,12 @@ async def place_and_cancel(trader: Trader, market: str) -> None:
     assert OrderState(cancelled.state) is OrderState.CANCELLED, cancelled.note
 
 
+def past(maturity: dt.datetime, margin_s: float = 180) -> float:
+    """Seconds to wait for a settlement: until ``margin_s`` after ``maturity`` (the
+    attestation, the CET and its confirmation all come after it), however soon it is."""
+    return max(margin_s, (maturity - dt.datetime.now(dt.UTC)).total_seconds() + margin_s)
+
+
 async def settle(system: System, trader: Trader, side: str, initial: int) -> TraderContract:
     """Drive ``trader``'s one contract to SETTLED; its wallet ends with exactly the payout."""
     opened = await drive(system, trader, OPEN_OR_LATER, 120)
@@ -294,7 +300,7 @@ async def settle(system: System, trader: Trader, side: str, initial: int) -> Tra
     assert opened.trader_margin_sat == -(-QUANTITY * 100_000_000 * 100 // PRICE_CENTS // LEVERAGE)
     assert opened.fee_sat == QUANTITY * 100_000_000 * 100 // PRICE_CENTS * TAKER_FEE_BPS // 10_000
 
-    settled = await drive(system, trader, frozenset({T.SETTLED}), 180)
+    settled = await drive(system, trader, frozenset({T.SETTLED}), past(opened.maturity))
     assert dt.datetime.now(dt.UTC) >= settled.maturity
     cet = parse_transaction(bytes.fromhex(settled.spend_tx_hex or ""))
     payout = expected_trader_payout(offer, side, system.price_usd * 100)
@@ -363,7 +369,7 @@ async def settle_renewed(
     offer = RenewOffer.parse(bytes.fromhex(renewed.offer_hex))
     assert renewed.trader_margin_sat == opened.trader_margin_sat
     assert renewed.fee_sat == opened.fee_sat + rollover_fee
-    settled = await drive(system, trader, frozenset({T.SETTLED}), 240)
+    settled = await drive(system, trader, frozenset({T.SETTLED}), past(renewed.maturity))
     assert settled.id == renewed.id and dt.datetime.now(dt.UTC) >= settled.maturity
     payout = expected_trader_payout(offer, side, system.price_usd * 100, rollover_fee)
     own_inputs = len([x for x in opened.reserved.split(",") if x])
